@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from kibitz.cli.main import main
+
+main()

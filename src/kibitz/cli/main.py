@@ -1,0 +1,217 @@
+"""``kibitz``: serve, manage apps, mint tokens (more commands register themselves here)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+
+from kibitz.server.app import build_services, create_app
+from kibitz.server.domain import accesstoken2
+from kibitz.server.domain.models import App
+from kibitz.server.settings import Settings
+from kibitz.server.storage.migrate import migrate
+
+__all__ = ["main"]
+
+
+def _settings(data_dir: Path | None, database_url: str | None, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    return Settings(**overrides)
+
+
+def _storage_options(fn: Any) -> Any:
+    fn = click.option(
+        "--database-url", envvar="KIBITZ_DATABASE_URL", help="postgresql://… or sqlite:///…"
+    )(fn)
+    fn = click.option(
+        "--data-dir",
+        envvar="KIBITZ_DATA_DIR",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Folder for the SQLite database (default ./var).",
+    )(fn)
+    return fn
+
+
+def app_json(app: App) -> dict[str, str]:
+    return {
+        "org_name": app.org_name,
+        "app_name": app.app_name,
+        "app_key": app.app_key,
+        "client_id": app.client_id,
+        "client_secret": app.client_secret,
+        "app_id": app.app_id,
+        "app_certificate": app.app_certificate,
+    }
+
+
+@click.group()
+def main() -> None:
+    """kibitz: self-hosted instant messaging, wire-compatible with Agora Chat."""
+
+
+@main.command()
+@click.option("--host", envvar="KIBITZ_HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="KIBITZ_PORT", type=int, default=5280, show_default=True)
+@_storage_options
+def serve(host: str, port: int, data_dir: Path | None, database_url: str | None) -> None:
+    """Run the server (REST + msync WebSocket) until SIGINT/SIGTERM."""
+    import uvicorn
+
+    settings = _settings(data_dir, database_url, host=host, port=port)
+
+    def announce(app: App) -> None:
+        # Shown once, on the first start, so a newcomer can log in; never logged.
+        click.echo("Created the default app; keep these credentials:")
+        click.echo(json.dumps(app_json(app), indent=2))
+        sys.stdout.flush()
+
+    asgi = create_app(settings, on_default_app=announce)
+    config = uvicorn.Config(
+        asgi,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=False,
+        ws_ping_interval=None,
+        log_level=settings.log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    uvicorn.Server(config).run()
+
+
+@main.group("app")
+def app_group() -> None:
+    """Create, list, show and delete apps."""
+
+
+async def _with_services(settings: Settings, action: Any) -> Any:
+    services = build_services(settings)
+    try:
+        await migrate(services.engine)
+        return await action(services)
+    finally:
+        await services.engine.dispose()
+
+
+def _run(settings: Settings, action: Any) -> Any:
+    from kibitz.protocol import ChatError
+
+    try:
+        return anyio.run(_with_services, settings, action)
+    except ChatError as exc:
+        raise click.ClickException(exc.description) from exc
+
+
+@app_group.command("create")
+@click.argument("org")
+@click.argument("app")
+@click.option("--max-devices", type=int, default=None, help="Sessions per user (default 4).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_storage_options
+def app_create(
+    org: str,
+    app: str,
+    max_devices: int | None,
+    as_json: bool,
+    data_dir: Path | None,
+    database_url: str | None,
+) -> None:
+    """Create app ORG#APP with fresh credentials."""
+    created: App = _run(
+        _settings(data_dir, database_url), lambda s: s.apps.create(org, app, max_devices)
+    )
+    click.echo(json.dumps(app_json(created), indent=None if as_json else 2))
+
+
+@app_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@_storage_options
+def app_list(as_json: bool, data_dir: Path | None, database_url: str | None) -> None:
+    """List apps (keys only, no secrets)."""
+    apps: list[App] = _run(_settings(data_dir, database_url), lambda s: s.apps.page())
+    if as_json:
+        click.echo(json.dumps([{"app_key": a.app_key, "app_id": a.app_id} for a in apps]))
+    else:
+        for a in apps:
+            click.echo(f"{a.app_key}\t{a.app_id}")
+
+
+@app_group.command("show")
+@click.argument("org")
+@click.argument("app")
+@click.option("--json", "as_json", is_flag=True)
+@_storage_options
+def app_show(
+    org: str, app: str, as_json: bool, data_dir: Path | None, database_url: str | None
+) -> None:
+    """Show one app with its credentials."""
+    found: App = _run(_settings(data_dir, database_url), lambda s: s.apps.resolve(org, app))
+    click.echo(json.dumps(app_json(found), indent=None if as_json else 2))
+
+
+@app_group.command("delete")
+@click.argument("org")
+@click.argument("app")
+@_storage_options
+def app_delete(org: str, app: str, data_dir: Path | None, database_url: str | None) -> None:
+    """Delete an app and everything in it."""
+    _run(_settings(data_dir, database_url), lambda s: s.apps.delete(org, app))
+    click.echo(f"deleted {org}#{app}")
+
+
+@main.group("token")
+def token_group() -> None:
+    """Mint Agora 007 tokens with an app's certificate."""
+
+
+@token_group.command("app")
+@click.argument("org")
+@click.argument("app")
+@click.option("--ttl", type=int, default=86_400, show_default=True, help="Lifetime in seconds.")
+@_storage_options
+def token_app(
+    org: str, app: str, ttl: int, data_dir: Path | None, database_url: str | None
+) -> None:
+    """Print a 007 chat app token (REST administration)."""
+
+    async def mint(s: Any) -> str:
+        found: App = await s.apps.resolve(org, app)
+        return accesstoken2.build_chat_app_token(
+            found.app_id, found.app_certificate, ttl, issue_ts=s.clock.now_ms() // 1000
+        )
+
+    click.echo(_run(_settings(data_dir, database_url), mint))
+
+
+@token_group.command("user")
+@click.argument("org")
+@click.argument("app")
+@click.argument("username")
+@click.option("--ttl", type=int, default=86_400, show_default=True, help="Lifetime in seconds.")
+@_storage_options
+def token_user(
+    org: str, app: str, username: str, ttl: int, data_dir: Path | None, database_url: str | None
+) -> None:
+    """Print a 007 chat user token bound to USERNAME's UUID (SDK login)."""
+
+    async def mint(s: Any) -> str:
+        found: App = await s.apps.resolve(org, app)
+        user = await s.accounts.get(found, username)
+        return accesstoken2.build_chat_user_token(
+            found.app_id, found.app_certificate, user.id, ttl, issue_ts=s.clock.now_ms() // 1000
+        )
+
+    click.echo(_run(_settings(data_dir, database_url), mint))

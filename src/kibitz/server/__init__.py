@@ -1,0 +1,1 @@
+"""The kibitz server: domain services, storage, bus and transports. No public API."""

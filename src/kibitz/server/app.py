@@ -1,0 +1,96 @@
+"""The composition root: ``create_app(settings)`` builds every service and owns its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from kibitz.protocol import IdGenerator
+
+from .domain.accounts import AccountService
+from .domain.apps import AppService
+from .domain.auth import AuthService
+from .domain.clock import SystemClock
+from .domain.models import App
+from .domain.passwords import Argon2Hasher
+from .domain.ports import Clock
+from .services import Services
+from .settings import Settings
+from .storage.engine import create_engine
+from .storage.migrate import migrate
+from .storage.stores.apps import SqlAppStore
+from .storage.stores.users import SqlUserStore
+from .transport.msync.registry import SessionRegistry
+
+__all__ = ["build_services", "create_app"]
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Wire the domain to its adapters. Nothing touches the network or disk yet."""
+    clock = clock or SystemClock()
+    engine = create_engine(settings.resolved_database_url())
+    sessions = SessionRegistry()
+    hasher = Argon2Hasher(
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+        threads=settings.password_hash_threads,
+    )
+    apps = AppService(SqlAppStore(engine), clock, settings.default_max_devices)
+    accounts = AccountService(SqlUserStore(engine), hasher, clock, sessions)
+    auth = AuthService(apps, accounts, clock, settings.access_token_ttl_s)
+    return Services(
+        settings=settings,
+        clock=clock,
+        ids=IdGenerator(clock.now_ms, node=settings.node_id),
+        engine=engine,
+        apps=apps,
+        accounts=accounts,
+        auth=auth,
+        sessions=sessions,
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    on_default_app: Callable[[App], None] | None = None,
+) -> FastAPI:
+    """Build the ASGI app: REST routes, the msync WebSocket, health and metrics.
+
+    ``on_default_app`` is called once, with the app created on the first start of an empty
+    store; ``kibitz serve`` uses it to print the credentials.
+    """
+    services = build_services(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await migrate(services.engine)
+        if on_default_app is not None and not await services.apps.page():
+            on_default_app(await services.apps.create("kibitz", "demo"))
+        app.state.ready = True
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            for app_pk, username, session in services.sessions.all_sessions():
+                services.sessions.remove(app_pk, username, session)
+                await session.close_for_shutdown()
+            await services.engine.dispose()
+
+    app = FastAPI(title="kibitz", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.services = services
+    app.state.ready = False
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> Any:
+        if not app.state.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return {"status": "ok"}
+
+    return app

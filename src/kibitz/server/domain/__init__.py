@@ -1,0 +1,1 @@
+"""Business rules of kibitz. Talks to storage and transports only through ``ports``."""

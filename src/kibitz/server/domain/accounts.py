@@ -1,0 +1,170 @@
+"""Chat accounts: registration, lookup, passwords, bans and deletion."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Final
+
+from kibitz.protocol import ChatError, ErrorCode
+
+from .models import App, User
+from .ports import Clock, PasswordHasher, SessionControl, UserStore
+
+__all__ = ["AccountService", "NewUser", "RegisterResult", "validate_username"]
+
+USERNAME_RE: Final = re.compile(r"^[a-z0-9_.-]{1,64}$")
+MAX_PASSWORD_BYTES: Final = 64
+MAX_BATCH: Final = 60
+
+
+def validate_username(username: object) -> str:
+    """Agora's rule: 1-64 chars of a-z, 0-9, '_', '-', '.'."""
+    if not isinstance(username, str) or not USERNAME_RE.match(username):
+        raise ChatError(ErrorCode.INVALID_USER_NAME, f"{username!r} is not a legal username")
+    return username
+
+
+def validate_password(password: object) -> str:
+    if not isinstance(password, str) or not password:
+        raise ChatError(ErrorCode.INVALID_PASSWORD, "password must be a non-empty string")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise ChatError(ErrorCode.INVALID_PASSWORD, "password must be at most 64 bytes")
+    return password
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    username: str
+    password: str | None = None
+    nickname: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterResult:
+    created: list[User]
+    failed: list[tuple[str, str]]  # (username, reason): names already taken
+
+
+class AccountService:
+    def __init__(
+        self, store: UserStore, hasher: PasswordHasher, clock: Clock, sessions: SessionControl
+    ) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._clock = clock
+        self.sessions = sessions
+
+    async def register(self, app: App, specs: Sequence[NewUser]) -> RegisterResult:
+        """Validate everything first; then create the names not taken, all in one write.
+
+        A malformed entry fails the whole batch (nothing is written). A name that is already
+        taken is reported per item, as Agora's batch registration does.
+        """
+        if not specs:
+            raise ChatError(ErrorCode.USER_ILLEGAL_ARGUMENT, "no users to register")
+        if len(specs) > MAX_BATCH:
+            raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, f"at most {MAX_BATCH} users per call")
+        for spec in specs:
+            validate_username(spec.username)
+            if spec.password is not None:
+                validate_password(spec.password)
+            if spec.nickname is not None and len(spec.nickname) > 100:
+                raise ChatError(ErrorCode.USER_ILLEGAL_ARGUMENT, "nickname is too long")
+        taken = await self._store.existing(app.id, [s.username for s in specs])
+        failed: list[tuple[str, str]] = []
+        fresh: list[NewUser] = []
+        seen: set[str] = set()
+        for spec in specs:
+            if spec.username in taken or spec.username in seen:
+                failed.append((spec.username, f"the {spec.username} already exists"))
+            else:
+                seen.add(spec.username)
+                fresh.append(spec)
+        now = self._clock.now_ms()
+        created = [
+            User(
+                id=str(uuid.uuid4()),
+                app_pk=app.id,
+                username=spec.username,
+                password_hash=None
+                if spec.password is None
+                else await self._hasher.hash(spec.password),
+                activated=True,
+                nickname=spec.nickname,
+                created_ms=now,
+                modified_ms=now,
+            )
+            for spec in fresh
+        ]
+        await self._store.add_many(created)
+        return RegisterResult(created=created, failed=failed)
+
+    async def get(self, app: App, username: str) -> User:
+        user = await self._store.get(app.id, username)
+        if user is None:
+            raise ChatError(ErrorCode.USER_NOT_FOUND, f"username {username} doesn't exist")
+        return user
+
+    async def find(self, app: App, username: str) -> User | None:
+        return await self._store.get(app.id, username)
+
+    async def by_id(self, app: App, user_id: str) -> User | None:
+        return await self._store.get_by_id(app.id, user_id)
+
+    async def page(
+        self, app: App, limit: int, after: tuple[int, str] | None
+    ) -> tuple[list[User], tuple[int, str] | None]:
+        """One page and the position after it (None on the last page)."""
+        if not 1 <= limit <= 100:
+            raise ChatError(ErrorCode.USER_ILLEGAL_ARGUMENT, "limit must be between 1 and 100")
+        page = await self._store.page(app.id, limit + 1, after)
+        if len(page) <= limit:
+            return page, None
+        page = page[:limit]
+        return page, (page[-1].created_ms, page[-1].id)
+
+    async def delete(self, app: App, usernames: Sequence[str]) -> list[User]:
+        deleted = await self._store.delete(app.id, usernames)
+        for user in deleted:
+            await self.sessions.kick(app.id, user.username, ErrorCode.USER_REMOVED)
+        return deleted
+
+    async def set_password(self, app: App, username: str, password: str) -> User:
+        validate_password(password)
+        user = await self.get(app, username)
+        user = replace(
+            user,
+            password_hash=await self._hasher.hash(password),
+            modified_ms=self._clock.now_ms(),
+            token_epoch=user.token_epoch + 1,
+        )
+        await self._store.update(user)
+        await self.sessions.kick(app.id, username, ErrorCode.USER_KICKED_BY_CHANGE_PASSWORD)
+        return user
+
+    async def set_activated(self, app: App, username: str, activated: bool) -> User:
+        user = replace(
+            await self.get(app, username), activated=activated, modified_ms=self._clock.now_ms()
+        )
+        await self._store.update(user)
+        if not activated:
+            await self.sessions.kick(app.id, username, ErrorCode.USER_PERMISSION_DENIED)
+        return user
+
+    async def disconnect(self, app: App, username: str, resource: str | None = None) -> int:
+        """Force logout (all devices, or one resource); the user may log in again."""
+        await self.get(app, username)
+        return await self.sessions.kick(
+            app.id, username, ErrorCode.USER_KICKED_BY_OTHER_DEVICE, resource
+        )
+
+    async def check_password(self, user: User, password: str) -> bool:
+        if user.password_hash is None:
+            return False
+        return await self._hasher.verify(user.password_hash, password)
+
+    def online(self, app: App, usernames: Sequence[str]) -> set[str]:
+        return self.sessions.online_users(app.id, usernames)

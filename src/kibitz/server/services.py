@@ -1,0 +1,30 @@
+"""The container of domain services that ``create_app`` builds and transports share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kibitz.protocol import IdGenerator
+
+from .domain.accounts import AccountService
+from .domain.apps import AppService
+from .domain.auth import AuthService
+from .domain.ports import Clock
+from .settings import Settings
+from .transport.msync.registry import SessionRegistry
+
+__all__ = ["Services"]
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    clock: Clock
+    ids: IdGenerator
+    engine: AsyncEngine
+    apps: AppService
+    accounts: AccountService
+    auth: AuthService
+    sessions: SessionRegistry

@@ -1,0 +1,55 @@
+"""Server settings, read once (``Settings()``) in the composition root and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Every knob of one kibitz node. Environment variables use the ``KIBITZ_`` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="KIBITZ_", frozen=True, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=5280, ge=0, le=65535)
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    log_level: str = "info"
+    node_id: int = Field(default=0, ge=0, le=1023)
+
+    # REST
+    max_body_bytes: int = Field(default=MIB, ge=1024)
+    access_token_ttl_s: int = Field(default=86_400 * 7, ge=1)
+    cors_origins: list[str] = ["*"]
+
+    # Accounts and sessions
+    default_max_devices: int = Field(default=4, ge=1, le=100)
+    password_hash_threads: int = Field(default=2, ge=1)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65_536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    # msync gateway
+    provision_timeout_s: float = Field(default=10.0, gt=0)
+    idle_timeout_s: float = Field(default=75.0, gt=0)
+    send_queue_frames: int = Field(default=1024, ge=8)
+    max_frame_bytes: int = Field(default=256 * 1024, ge=1024)
+    sync_batch_size: int = Field(default=100, ge=1, le=1000)
+
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL: an explicit URL, or SQLite under ``data_dir``."""
+        url = self.database_url
+        if not url:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'kibitz.db').resolve()}"
+        if url.startswith(("postgresql://", "postgres://")):
+            return "postgresql+asyncpg://" + url.split("://", 1)[1]
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+        return url

@@ -1,0 +1,1 @@
+"""SQL adapters implementing the domain's storage ports."""

@@ -1,0 +1,1 @@
+"""Transports: the Agora-compatible REST API and the msync real-time gateway."""

@@ -1,0 +1,1 @@
+"""The msync-over-WebSocket gateway the official Agora Chat SDKs speak."""
