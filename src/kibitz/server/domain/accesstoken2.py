@@ -40,8 +40,7 @@ CHAT_SERVICE = 5
 PRIVILEGE_USER = 1
 PRIVILEGE_APP = 2
 
-# Real tokens are a few hundred characters; the caps keep a hostile header from costing
-# more than a few KiB of work (zlib can inflate ~1000:1).
+# Real tokens are a few hundred characters; the caps bound a hostile header's cost.
 MAX_TOKEN_CHARS = 16_384
 MAX_PAYLOAD_BYTES = 65_536
 SIGNATURE_BYTES = 32
@@ -200,15 +199,18 @@ class _Reader:
 
 
 def parse_token(token: str) -> ParsedToken:
-    """Decode a ``007`` token without checking its signature or times."""
+    """Decode a ``007`` token without checking its signature or times; strict on form."""
     if len(token) > MAX_TOKEN_CHARS:
         raise TokenFormatError("token is too long")
     if not token.startswith(VERSION):
         raise TokenFormatError("not an AccessToken2 (missing '007' prefix)")
+    body = token[len(VERSION) :]
     try:
-        compressed = base64.b64decode(token[len(VERSION) :], validate=True)
+        compressed = base64.b64decode(body, validate=True)
     except ValueError as exc:  # binascii.Error, or non-ASCII text
         raise TokenFormatError("token body is not standard base64") from exc
+    if base64.b64encode(compressed).decode("ascii") != body:  # one spelling per token
+        raise TokenFormatError("token body is not canonical base64")
     payload = _inflate(compressed)
 
     reader = _Reader(payload)
@@ -275,7 +277,6 @@ def verify_chat_token(
     expected = _sign(certificate, parsed.issue_ts, parsed.salt, parsed.signed_part)
     if not hmac.compare_digest(expected, parsed.signature):
         raise ChatError(ErrorCode.INVALID_TOKEN, "token signature does not verify")
-
     granting = [
         s for s in parsed.services if s.service_type == CHAT_SERVICE and privilege in s.privileges
     ]
@@ -287,7 +288,6 @@ def verify_chat_token(
     user_id = service.fields[0]
     if not isinstance(user_id, str) or (privilege == PRIVILEGE_USER and not user_id):
         raise ChatError(ErrorCode.INVALID_TOKEN, "user token without a user id")
-
     if parsed.issue_ts > now_s + skew_s:
         raise ChatError(ErrorCode.INVALID_TOKEN, "token issued in the future")
     expires_at = parsed.issue_ts + parsed.expire
