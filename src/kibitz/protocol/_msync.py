@@ -1,0 +1,251 @@
+"""msync helpers shared by the server gateway and the Python SDK.
+
+One implementation of the fiddly parts of the wire: frames, JIDs, ``ext`` attributes
+(KeyValue lists) and message contents, so both sides agree byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final, TypeVar
+
+from google.protobuf.message import DecodeError, Message
+
+from . import msync_pb2 as pb
+from ._errors import ChatError, ErrorCode
+
+__all__ = [
+    "GROUP_DOMAIN",
+    "USER_DOMAIN",
+    "ChatType",
+    "Content",
+    "ContentKind",
+    "FrameError",
+    "content_from_pb",
+    "content_to_pb",
+    "decode_frame",
+    "decode_payload",
+    "encode_frame",
+    "ext_from_keyvalues",
+    "ext_to_keyvalues",
+    "jid",
+    "pb",
+]
+
+USER_DOMAIN: Final = "easemob.com"
+GROUP_DOMAIN: Final = "conference.easemob.com"
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+
+M = TypeVar("M", bound=Message)
+
+
+class FrameError(ValueError):
+    """Bytes that are not one well-formed msync frame."""
+
+
+class ChatType(StrEnum):
+    CHAT = "chat"
+    GROUP = "groupchat"
+    ROOM = "chatroom"
+
+    def to_pb(self) -> pb.MessageBody.Type:
+        return {
+            ChatType.CHAT: pb.MessageBody.CHAT,
+            ChatType.GROUP: pb.MessageBody.GROUPCHAT,
+            ChatType.ROOM: pb.MessageBody.CHATROOM,
+        }[self]
+
+
+class ContentKind(StrEnum):
+    """Message content kinds, named as Agora's REST API names them."""
+
+    TEXT = "txt"
+    CUSTOM = "custom"
+    CMD = "cmd"
+    LOCATION = "loc"
+    IMAGE = "img"
+    VOICE = "audio"
+    VIDEO = "video"
+    FILE = "file"
+
+
+_KIND_TO_PB: Final[dict[ContentKind, pb.MessageBody.Content.Type]] = {
+    ContentKind.TEXT: pb.MessageBody.Content.TEXT,
+    ContentKind.CUSTOM: pb.MessageBody.Content.CUSTOM,
+    ContentKind.CMD: pb.MessageBody.Content.COMMAND,
+    ContentKind.LOCATION: pb.MessageBody.Content.LOCATION,
+    ContentKind.IMAGE: pb.MessageBody.Content.IMAGE,
+    ContentKind.VOICE: pb.MessageBody.Content.VOICE,
+    ContentKind.VIDEO: pb.MessageBody.Content.VIDEO,
+    ContentKind.FILE: pb.MessageBody.Content.FILE,
+}
+_PB_TO_KIND: Final = {v: k for k, v in _KIND_TO_PB.items()}
+
+
+def jid(app_key: str, name: str, domain: str = USER_DOMAIN, resource: str = "") -> pb.JID:
+    j = pb.JID(app_key=app_key, name=name, domain=domain)
+    if resource:
+        j.client_resource = resource
+    return j
+
+
+def encode_frame(command: pb.MSync.Command, payload: Message | bytes | None = None) -> bytes:
+    """An ``MSync`` envelope around an inner message (serialised here, once)."""
+    frame = pb.MSync(command=command)
+    if payload is not None:
+        frame.payload = payload if isinstance(payload, bytes) else payload.SerializeToString()
+    return frame.SerializeToString()
+
+
+def decode_frame(data: bytes) -> pb.MSync:
+    frame = pb.MSync()
+    try:
+        frame.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise FrameError("not an msync frame") from exc
+    return frame
+
+
+def decode_payload(message_type: type[M], data: bytes) -> M:
+    inner = message_type()
+    try:
+        inner.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise FrameError(f"malformed {message_type.__name__}") from exc
+    return inner
+
+
+# -- ext attributes ----------------------------------------------------------------------
+
+
+def ext_to_keyvalues(ext: Mapping[str, object]) -> list[pb.KeyValue]:
+    """Python values → KeyValue, typed the way the Web SDK types them."""
+    out: list[pb.KeyValue] = []
+    for key, value in ext.items():
+        kv = pb.KeyValue(key=str(key))
+        if isinstance(value, bool):
+            kv.type, kv.varint_value = pb.KeyValue.BOOL, int(value)
+        elif isinstance(value, int):
+            if not _INT64_MIN <= value <= _INT64_MAX:
+                raise ChatError(ErrorCode.MESSAGE_INVALID, f"ext {key!r}: integer out of range")
+            kv.type, kv.varint_value = pb.KeyValue.LLINT, value
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise ChatError(ErrorCode.MESSAGE_INVALID, f"ext {key!r}: not a finite number")
+            kv.type, kv.double_value = pb.KeyValue.DOUBLE, value
+        elif isinstance(value, str):
+            kv.type, kv.string_value = pb.KeyValue.STRING, value
+        else:
+            try:
+                encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise ChatError(ErrorCode.MESSAGE_INVALID, f"ext {key!r} is not JSON") from exc
+            kv.type, kv.string_value = pb.KeyValue.JSON_STRING, encoded
+        out.append(kv)
+    return out
+
+
+def ext_from_keyvalues(kvs: Iterable[pb.KeyValue]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for kv in kvs:
+        value: object
+        if kv.type == pb.KeyValue.BOOL:
+            value = bool(kv.varint_value)
+        elif kv.type in (pb.KeyValue.INT, pb.KeyValue.UINT, pb.KeyValue.LLINT):
+            value = kv.varint_value
+        elif kv.type == pb.KeyValue.FLOAT:
+            value = kv.float_value
+        elif kv.type == pb.KeyValue.DOUBLE:
+            value = kv.double_value
+        elif kv.type == pb.KeyValue.JSON_STRING:
+            try:
+                value = json.loads(kv.string_value)
+            except ValueError:
+                value = kv.string_value
+        else:
+            which = kv.WhichOneof("value")
+            value = getattr(kv, which) if which else None
+        out[kv.key] = value
+    return out
+
+
+# -- contents ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """One message content, independent of the wire. Only the fields of its kind matter."""
+
+    kind: ContentKind
+    text: str = ""
+    action: str = ""
+    custom_event: str = ""
+    custom_exts: dict[str, str] = field(default_factory=dict)
+    latitude: float = 0.0
+    longitude: float = 0.0
+    address: str = ""
+    building_name: str = ""
+
+    def validate(self) -> None:
+        """Raise MESSAGE_INVALID for content no client should send."""
+        if self.kind is ContentKind.TEXT and not self.text:
+            raise ChatError(ErrorCode.MESSAGE_INVALID, "text message without text")
+        if self.kind is ContentKind.CMD and not self.action:
+            raise ChatError(ErrorCode.MESSAGE_INVALID, "cmd message without action")
+        if self.kind is ContentKind.CUSTOM:
+            if not self.custom_event and not self.custom_exts:
+                raise ChatError(ErrorCode.MESSAGE_INVALID, "custom message without event")
+            if len(self.custom_exts) > 16:
+                raise ChatError(ErrorCode.MESSAGE_INVALID, "custom message with > 16 exts")
+        if self.kind is ContentKind.LOCATION and not (
+            -90.0 <= self.latitude <= 90.0 and -180.0 <= self.longitude <= 180.0
+        ):
+            raise ChatError(ErrorCode.MESSAGE_INVALID, "location out of range")
+
+
+def content_to_pb(content: Content) -> pb.MessageBody.Content:
+    c = pb.MessageBody.Content(type=_KIND_TO_PB[content.kind])
+    if content.kind is ContentKind.TEXT:
+        c.text = content.text
+    elif content.kind is ContentKind.CMD:
+        c.action = content.action
+    elif content.kind is ContentKind.CUSTOM:
+        c.custom_event = content.custom_event
+        c.custom_exts.extend(
+            pb.KeyValue(key=k, type=pb.KeyValue.STRING, string_value=v)
+            for k, v in content.custom_exts.items()
+        )
+    elif content.kind is ContentKind.LOCATION:
+        c.latitude, c.longitude = content.latitude, content.longitude
+        c.address = content.address
+        if content.building_name:
+            c.building_name = content.building_name
+    return c
+
+
+def content_from_pb(c: pb.MessageBody.Content) -> Content:
+    kind = _PB_TO_KIND.get(c.type)
+    if kind is None:
+        raise ChatError(ErrorCode.MESSAGE_INVALID, f"unsupported content type {c.type}")
+    return Content(
+        kind=kind,
+        text=c.text,
+        action=c.action,
+        custom_event=c.custom_event,
+        custom_exts={kv.key: str(v) for kv, v in _string_values(c.custom_exts)},
+        latitude=c.latitude,
+        longitude=c.longitude,
+        address=c.address,
+        building_name=c.building_name,
+    )
+
+
+def _string_values(kvs: Iterable[pb.KeyValue]) -> Iterable[tuple[pb.KeyValue, object]]:
+    for kv in kvs:
+        which = kv.WhichOneof("value")
+        yield kv, (getattr(kv, which) if which else "")
