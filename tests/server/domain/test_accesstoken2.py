@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import base64
 import hmac
-import importlib.util
 import json
 import struct
 import subprocess
 import time
 import zlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +33,7 @@ from kibitz.server.domain.accesstoken2 import (
     parse_token,
     verify_chat_token,
 )
+from tests.websdk import npm
 
 APP_ID = "0123456789abcdef0123456789abcdef"
 CERT = "00112233445566778899aabbccddeeff"
@@ -358,28 +357,18 @@ def test_fuzz_mutated_real_payloads(data: st.DataObject) -> None:
 # --- cross-check with npm agora-token ---------------------------------------------------
 
 Node = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
-TOOL = Path(__file__).resolve().parents[2] / "websdk" / "token_tool.js"
-
-
-def _load_npm_helper() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "kibitz_tests_websdk_npm", TOOL.with_name("npm.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+TOOL = npm.WEBSDK_DIR / "token_tool.js"
 
 
 @pytest.fixture(scope="module")
 def node() -> Node:
-    npm = _load_npm_helper()
-    if npm.ensure_node_modules() is None:
+    node_path = npm.node_executable()
+    if npm.ensure_node_modules() is None or node_path is None:
         pytest.skip(f"npm agora-token unavailable: {npm.unavailable_reason()}")
 
     def run(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         done = subprocess.run(
-            [npm.node_executable(), str(TOOL)],
+            [node_path, str(TOOL)],
             input=json.dumps(requests), capture_output=True, text=True, timeout=60, check=True,
         )  # fmt: skip
         results: list[dict[str, Any]] = json.loads(done.stdout)
