@@ -18,8 +18,8 @@ serve: $(STAMP)
 	$(BIN)/kibitz serve --host 127.0.0.1 --port 5280 --data-dir ./var
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 types: $(STAMP)
 	$(BIN)/mypy
