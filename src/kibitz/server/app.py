@@ -25,6 +25,7 @@ from .storage.migrate import migrate
 from .storage.stores.apps import SqlAppStore
 from .storage.stores.users import SqlUserStore
 from .transport.msync.registry import SessionRegistry
+from .transport.rest import register_rest
 
 __all__ = ["build_services", "create_app"]
 
@@ -93,4 +94,5 @@ def create_app(
             return JSONResponse({"status": "starting"}, status_code=503)
         return {"status": "ok"}
 
+    register_rest(app)
     return app

@@ -1,0 +1,40 @@
+"""The Agora-compatible REST API: ``register_rest(app)`` mounts it on the ASGI app.
+
+Layers, outermost first: CORS (with preflight, so browsers can call it) → the request guard
+(start time, body cap) → FastAPI's routing, where ``errors`` turns every failure into
+Agora's error body and ``envelope`` shapes every success.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from kibitz.server.services import Services
+
+from .errors import install_error_handlers
+from .middleware import RequestGuard
+from .routes import ROUTERS
+
+__all__ = ["register_rest"]
+
+
+def register_rest(app: FastAPI) -> None:
+    services = cast(Services, app.state.services)
+    settings = services.settings
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(
+        RequestGuard, max_body_bytes=settings.max_body_bytes, now_ms=services.clock.now_ms
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=["*"],
+        max_age=86_400,
+    )

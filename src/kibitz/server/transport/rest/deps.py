@@ -1,0 +1,148 @@
+"""Request plumbing shared by the routes: the tenant in the path, the caller's credential,
+and the JSON body.
+
+Order matters and follows Agora: the ``{org}/{app}`` of the path is resolved first (an
+unknown app is 404 whatever the credential), then the Bearer token is checked against that
+app only, so a token of one app never opens another.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final, TypeVar, cast
+
+import jwt
+import msgspec
+from fastapi import Depends, Request
+from pydantic import BaseModel, ValidationError
+
+from kibitz.protocol import ChatError, ErrorCode
+from kibitz.server.domain import accesstoken2
+from kibitz.server.domain.auth import Principal
+from kibitz.server.domain.models import App
+from kibitz.server.services import Services
+
+from .errors import RestError, validation_description
+
+__all__ = [
+    "AdminDep",
+    "AppDep",
+    "RegistrarDep",
+    "bearer_token",
+    "parse_model",
+    "read_json",
+    "require_app_admin",
+    "resolve_app",
+    "services_of",
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+EXPIRED: Final = "Unable to authenticate due to expired access token."
+CORRUPT: Final = "Unable to authenticate due to corrupt access token."
+FOREIGN: Final = "Unable to authenticate."
+REGISTRATION_CLOSED: Final = "Registration is not open, please contact the app admin."
+APP_TOKEN_REQUIRED: Final = "This operation requires an app token; user tokens are refused."
+
+
+def services_of(request: Request) -> Services:
+    return cast(Services, request.app.state.services)
+
+
+async def resolve_app(request: Request, org_name: str, app_name: str) -> App:
+    """The tenant named in the path; unknown → 404 organization_application_not_found."""
+    return await services_of(request).apps.resolve(org_name, app_name)
+
+
+AppDep = Annotated[App, Depends(resolve_app)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _token_app_id(token: str) -> str | None:
+    """The app a token claims to belong to, read without verifying it."""
+    try:
+        if token.startswith("007"):
+            return accesstoken2.parse_token(token).app_id
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except (accesstoken2.TokenFormatError, jwt.InvalidTokenError, ValueError):
+        return None
+    aud = claims.get("aud")
+    return aud if isinstance(aud, str) else None
+
+
+def auth_failure(app: App, token: str, exc: ChatError) -> RestError:
+    """Agora's three 401s: expired (or missing), corrupt, and issued elsewhere."""
+    if exc.code == ErrorCode.USER_AUTHENTICATION_FAILED:
+        return RestError(401, "unauthorized", EXPIRED, "UnauthorizedException")
+    claimed = _token_app_id(token)
+    if claimed is not None and claimed != app.app_id:
+        return RestError(401, "auth_bad_access_token", FOREIGN, "SecurityException")
+    if exc.code == ErrorCode.USER_NOT_FOUND:  # the user the token names was deleted
+        return RestError(401, "auth_bad_access_token", FOREIGN, "SecurityException")
+    return RestError(401, "auth_bad_access_token", CORRUPT, "SecurityException")
+
+
+async def authenticate(request: Request, app: App) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        raise RestError(401, "unauthorized", EXPIRED, "UnauthorizedException")
+    try:
+        return await services_of(request).auth.authenticate(app, token)
+    except ChatError as exc:
+        raise auth_failure(app, token, exc) from exc
+
+
+async def require_app_admin(request: Request, app: AppDep) -> Principal:
+    """An app credential: an issued app access token or a 007 token with the app privilege."""
+    principal = await authenticate(request, app)
+    if not principal.is_app:
+        raise RestError(401, "unauthorized", APP_TOKEN_REQUIRED, "UnauthorizedException")
+    return principal
+
+
+async def require_registrar(request: Request, app: AppDep) -> Principal:
+    """Registration is admin-only; any refusal carries Agora's registration message."""
+    try:
+        return await require_app_admin(request, app)
+    except RestError as exc:
+        raise RestError(401, "unauthorized", REGISTRATION_CLOSED, "UnauthorizedException") from exc
+
+
+AdminDep = Annotated[Principal, Depends(require_app_admin)]
+RegistrarDep = Annotated[Principal, Depends(require_registrar)]
+
+
+async def read_json(request: Request) -> Any:
+    """The parsed JSON body; malformed → 400 json_parse, absent → 400 illegal_argument."""
+    body = await request.body()
+    if not body.strip():
+        raise RestError(
+            400, "illegal_argument", "The request needs a JSON body.", "IllegalArgumentException"
+        )
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise RestError(
+            400, "json_parse", f"Unexpected character. ({exc})", "JsonParseException"
+        ) from exc
+
+
+def parse_model(model: type[M], value: Any) -> M:
+    """Validate a decoded body against ``model``; wrong types → 400 illegal_argument."""
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        raise RestError(
+            400,
+            "illegal_argument",
+            validation_description(exc.errors()),
+            "IllegalArgumentException",
+        ) from exc

@@ -1,0 +1,100 @@
+"""The ASGI guard in front of REST: stamps the start time and caps the request body.
+
+The cap counts the bytes actually received, not only ``Content-Length``, so a chunked or
+lying client cannot stream more than ``max_body_bytes`` into a handler.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["BodyTooLarge", "RequestGuard", "elapsed_ms"]
+
+STARTED_KEY: Final = "kibitz.started"
+
+
+def elapsed_ms(scope: Any) -> int:
+    """Milliseconds since the guard saw the request (Agora's ``duration``)."""
+    started = scope.get(STARTED_KEY) if isinstance(scope, dict) else None
+    if started is None:
+        return 0
+    return int((time.perf_counter() - started) * 1000)
+
+
+class BodyTooLarge(Exception):
+    """Raised from ``receive`` once the body passes the cap; the guard answers 413."""
+
+
+class RequestGuard:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, now_ms: Callable[[], int]) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.now_ms = now_ms
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope[STARTED_KEY] = time.perf_counter()
+        if self._declared_length(scope) > self.max_body_bytes:
+            await self._reject(scope, send)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if started:  # too late to answer; the connection is dropped
+                raise
+            await self._reject(scope, send)
+
+    @staticmethod
+    def _declared_length(scope: Scope) -> int:
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    return int(value)
+                except ValueError:
+                    return 0
+        return 0
+
+    async def _reject(self, scope: Scope, send: Send) -> None:
+        body = json.dumps(
+            {
+                "error": "request_entity_too_large",
+                "exception": "kibitz.rest.RequestEntityTooLargeException",
+                "timestamp": self.now_ms(),
+                "duration": elapsed_ms(scope),
+                "error_description": (
+                    f"The request body exceeds the limit of {self.max_body_bytes} bytes."
+                ),
+            }
+        ).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

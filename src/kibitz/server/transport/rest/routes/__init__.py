@@ -1,0 +1,12 @@
+"""FastAPI routers on Agora's ``/{org}/{app}/...`` paths, one module per domain noun."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import token, users
+
+__all__ = ["ROUTERS"]
+
+# register_rest() mounts these in order; a new feature appends its router here.
+ROUTERS: list[APIRouter] = [token.router, users.router]
