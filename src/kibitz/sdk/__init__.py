@@ -1,0 +1,46 @@
+"""The kibitz Python client SDK: ``ChatClient`` (msync over WebSocket, like the official
+Web SDK) and ``AdminClient`` (REST administration). Import from ``kibitz`` directly."""
+
+from __future__ import annotations
+
+from ._admin import AdminClient as AdminClient
+from ._chat import ChatManager as ChatManager
+from ._client import ChatClient as ChatClient
+from ._listeners import ChatEvent as ChatEvent
+from ._listeners import CmdMessagesReceived as CmdMessagesReceived
+from ._listeners import Connected as Connected
+from ._listeners import ConnectionListener as ConnectionListener
+from ._listeners import Disconnected as Disconnected
+from ._listeners import EventStream as EventStream
+from ._listeners import LoggedOut as LoggedOut
+from ._listeners import MessageListener as MessageListener
+from ._listeners import MessagesReceived as MessagesReceived
+from ._listeners import TokenExpired as TokenExpired
+from ._listeners import TokenWillExpire as TokenWillExpire
+from ._message import ChatMessage as ChatMessage
+from ._message import ChatType as ChatType
+from ._message import MessageType as MessageType
+from ._options import ChatOptions as ChatOptions
+from ._options import ConnectionState as ConnectionState
+
+__all__ = [
+    "AdminClient",
+    "ChatClient",
+    "ChatEvent",
+    "ChatManager",
+    "ChatMessage",
+    "ChatOptions",
+    "ChatType",
+    "CmdMessagesReceived",
+    "Connected",
+    "ConnectionListener",
+    "ConnectionState",
+    "Disconnected",
+    "EventStream",
+    "LoggedOut",
+    "MessageListener",
+    "MessageType",
+    "MessagesReceived",
+    "TokenExpired",
+    "TokenWillExpire",
+]
