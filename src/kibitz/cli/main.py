@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,14 @@ def serve(host: str, port: int, data_dir: Path | None, database_url: str | None)
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
+    # uvicorn drains on SIGTERM, then re-raises the signal, which would end the process
+    # with -15; a drained stop is a clean exit, so the re-raised SIGTERM exits 0 instead.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.Server(config).run()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @main.group("app")
