@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import click
 
+from kibitz.bench import bench
 from kibitz.server.app import build_services, create_app
 from kibitz.server.domain import accesstoken2
 from kibitz.server.domain.models import App
@@ -223,3 +224,6 @@ def token_user(
         )
 
     click.echo(_run(_settings(data_dir, database_url), mint))
+
+
+main.add_command(bench)

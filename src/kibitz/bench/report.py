@@ -1,0 +1,179 @@
+"""What a run leaves behind: a Markdown summary, the JSON of every figure, PNG charts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .config import TARGETS
+
+__all__ = ["check_targets", "markdown", "traffic_rows", "write_json", "write_plots"]
+
+
+def _f(v: Any, digits: int = 1, unit: str = "") -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}{unit}"
+    if isinstance(v, int):
+        return f"{v:,}{unit}"
+    return f"{v}{unit}"
+
+
+def _ms(v: Any) -> str:
+    return _f(v, 2 if v is not None and v < 100 else 0)
+
+
+def _lookup(results: dict[str, Any], scenario: str, path: str) -> Any:
+    node: Any = results.get(scenario)
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of issue 5 with the measured value and whether it is met."""
+    rows = []
+    for scenario, path, op, target, label in TARGETS:
+        value = _lookup(results, scenario, path)
+        met: bool | None = None
+        if isinstance(value, int | float):
+            met = value >= target if op == ">=" else value <= target
+        rows.append(
+            {
+                "scenario": scenario,
+                "figure": path,
+                "target": f"{op} {target:g}",
+                "label": label,
+                "measured": value,
+                "met": met,
+            }
+        )
+    return rows
+
+
+def traffic_rows(results: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(label, phase figures) for every traffic phase, in run order."""
+    if "echo" in results:
+        yield "echo (round trip)", results["echo"]
+    if "fanout" in results:
+        yield "fanout", results["fanout"]
+    sat = results.get("saturate") or {}
+    for mode in ("1:1", "fanout"):
+        for step in (sat.get(mode) or {}).get("steps", []):
+            mark = "✓" if step["passed"] else "✗"
+            yield f"saturate {mode} step {step['step']} {mark}", step
+
+
+def markdown(run: dict[str, Any]) -> str:
+    res = run["results"]
+    m, cfg = run["machine"], run["config"]
+    out = [
+        f"## kibitz bench — {run['started_at']}",
+        "",
+        f"{m['cpu_model']} × {m['cpus']}, Python {m['python']}, kibitz {m['kibitz_version']}"
+        f"{' @ ' + m['git_commit'] if m['git_commit'] else ''}; "
+        f"{run['server']['database']}, server CPU {_f(cfg['server_cpu'])}, generator CPU "
+        f"{_f(cfg['client_cpu'])} × {cfg['procs']} process(es).",
+        "",
+    ]
+    c = res.get("connect")
+    if c:
+        out += [
+            "| sessions | logged in | failures | logins/s | login p50 ms | login p99 ms "
+            "| server RSS MB | RSS/session KB | server CPU % | generator CPU % |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {_f(c['sessions'])} | {_f(c['connected'])} | {sum(c['failures'].values())} "
+            f"| {_f(c['logins_per_s'], 0)} | {_ms(c['latency']['p50_ms'])} "
+            f"| {_ms(c['latency']['p99_ms'])} | {_f(c['server_rss_mb'])} "
+            f"| {_f(c['rss_per_session_kb'])} | {_f(c['server_cpu_pct'], 0)} "
+            f"| {_f(c['generator_cpu_pct'], 0)} |",
+            "",
+        ]
+    rows = list(traffic_rows(res))
+    if rows:
+        out += [
+            "| phase | offered/s | delivered/s | p50 ms | p95 ms | p99 ms | max ms | lost "
+            "| not acked | server CPU % | generator CPU % |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for label, p in rows:
+            lat = p["latency"]
+            offered = p.get("offered_per_s")
+            if offered is None and "pairs" in p:
+                offered = 2 * p["pairs"] * p["rate_per_pair"]
+            out.append(
+                f"| {label} | {_f(offered, 0)} | {_f(p['delivered_per_s'], 0)} "
+                f"| {_ms(lat['p50_ms'])} | {_ms(lat['p95_ms'])} | {_ms(lat['p99_ms'])} "
+                f"| {_ms(lat['max_ms'])} | {p['lost']} | {p['unacked'] + p['refused']} "
+                f"| {_f(p['server_cpu_pct'], 0)} | {_f(p['generator_cpu_pct'], 0)} |"
+            )
+        out.append("")
+    sat = res.get("saturate")
+    if sat:
+        out += [
+            "| saturate | max sustained delivered msg/s | at offered/s | stopped because |",
+            "|---|---:|---:|---|",
+        ]
+        for mode in ("1:1", "fanout"):
+            s = sat.get(mode)
+            if s:
+                out.append(
+                    f"| {mode} | {_f(s['max_sustained_per_s'], 0)} "
+                    f"| {_f(s['at_offered_per_s'], 0)} | {s['stopped_because']} |"
+                )
+        out.append("")
+    targets = run.get("targets") or []
+    if targets:
+        out += ["| target (issue 5) | wanted | measured | met |", "|---|---:|---:|:-:|"]
+        for t in targets:
+            mark = {True: "✓", False: "✗", None: "–"}[t["met"]]
+            value = t["measured"]
+            shown = _f(value, 2) if isinstance(value, float) else _f(value)
+            out.append(f"| {t['scenario']}: {t['label']} | {t['target']} | {shown} | {mark} |")
+        out.append("")
+    notes = _notes(run)
+    if notes:
+        out += [f"- {n}" for n in notes] + [""]
+    return "\n".join(out)
+
+
+def _notes(run: dict[str, Any]) -> list[str]:
+    notes = []
+    for label, p in traffic_rows(run["results"]):
+        if p["generator_cpu_pct"] and p["generator_cpu_pct"] > 80 * run["config"]["procs"]:
+            notes.append(
+                f"{label}: the generator used {p['generator_cpu_pct']:.0f}% CPU — "
+                "it may be the bottleneck (try --procs on more cores)."
+            )
+        if p["errors"]:
+            notes.append(f"{label}: errors {p['errors']}")
+        if p["not_sent"]:
+            notes.append(f"{label}: {p['not_sent']} sends skipped (socket backlog).")
+    c = run["results"].get("connect")
+    if c and c["failures"]:
+        notes.append(f"connect failures: {c['failures']}")
+    if not run["server"]["monitored"]:
+        notes.append("server CPU/RSS not measured (remote server, or psutil missing).")
+    return notes
+
+
+def write_json(run: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(run, indent=2, sort_keys=False) + "\n")
+
+
+def write_plots(run: dict[str, Any], directory: Path) -> list[Path]:
+    """PNG charts; raises ``RuntimeError`` with an install hint without matplotlib."""
+    from .plots import plot_latency, plot_saturate
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = [plot_latency(run, directory / "latency.png")]
+    sat = run["results"].get("saturate")
+    if sat:
+        written.append(plot_saturate(sat, directory / "saturate.png"))
+    return written
