@@ -89,7 +89,8 @@ class RequestGuard:
                 "error_description": (
                     f"The request body exceeds the limit of {self.max_body_bytes} bytes."
                 ),
-            }
+            },
+            separators=(",", ":"),
         ).encode()
         headers = [
             (b"content-type", b"application/json"),
