@@ -29,6 +29,10 @@ unit: $(STAMP)
 
 test: lint types unit
 
+# The official Web SDK lane alone (also part of `unit`; skips when node is absent).
+websdk: $(STAMP)
+	$(BIN)/python -m pytest -q -m websdk tests/websdk
+
 # Regenerate the msync bindings from our own .proto (protoc comes from grpcio-tools,
 # a development-time tool only; a test checks the committed bindings are current).
 proto:
