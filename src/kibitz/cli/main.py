@@ -227,3 +227,8 @@ def token_user(
 
 
 main.add_command(bench)
+
+
+from kibitz.cli.chat import chat  # noqa: E402
+
+main.add_command(chat)

@@ -1,0 +1,172 @@
+"""``kibitz chat``: a small interactive terminal client on top of the Python SDK.
+
+    $ kibitz chat --app-key acme#chat --user alice --password pw
+    * logged in as alice — /to <user> picks a recipient, then type; /quit leaves
+    /to bob
+    hi bob
+    * sent 1171839251744882100
+    [bob] hello alice
+
+Lines starting with ``/`` are commands: ``/to USER [TEXT]``, ``/help``, ``/quit``; any
+other line is sent as a text message to the current recipient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+
+import click
+
+from kibitz.protocol import ChatError
+from kibitz.protocol._msync import ContentKind
+from kibitz.sdk import (
+    ChatClient,
+    ChatMessage,
+    ChatOptions,
+    CmdMessagesReceived,
+    Connected,
+    Disconnected,
+    EventStream,
+    LoggedOut,
+    MessagesReceived,
+    TokenExpired,
+    TokenWillExpire,
+)
+
+__all__ = ["chat"]
+
+HELP = "/to USER [TEXT] picks the recipient (and sends TEXT); other lines are sent; /quit leaves"
+
+
+def _say(line: str) -> None:
+    click.echo(line)  # click flushes, so a pipe sees each line at once
+
+
+def describe(message: ChatMessage) -> str:
+    body = message.body
+    if body.kind is ContentKind.TEXT:
+        what = body.text
+    elif body.kind is ContentKind.CMD:
+        what = f"(cmd {body.action})"
+    elif body.kind is ContentKind.CUSTOM:
+        what = f"(custom {body.custom_event} {dict(body.custom_exts)})"
+    elif body.kind is ContentKind.LOCATION:
+        what = f"(location {body.latitude},{body.longitude} {body.address})".rstrip()
+    else:
+        what = f"({body.kind.value})"
+    return f"[{message.sender}] {what}"
+
+
+async def _lines() -> AsyncIterator[str]:
+    """stdin, line by line, without blocking the event loop (pipes and terminals)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    except (ValueError, OSError, NotImplementedError):  # a regular file: reads never block
+        for line in sys.stdin:
+            yield line.rstrip("\r\n")
+        return
+    while raw := await reader.readline():
+        yield raw.decode(errors="replace").rstrip("\r\n")
+
+
+async def _print_events(events: EventStream) -> None:
+    async for event in events:
+        if isinstance(event, MessagesReceived | CmdMessagesReceived):
+            for message in event.messages:
+                _say(describe(message))
+        elif isinstance(event, Connected):
+            _say("* connected")
+        elif isinstance(event, Disconnected):
+            _say(f"* disconnected ({event.code.name}), reconnecting")
+        elif isinstance(event, TokenWillExpire):
+            _say("* the token expires soon")
+        elif isinstance(event, TokenExpired):
+            _say("* the token expired; log in again")
+        elif isinstance(event, LoggedOut):
+            _say(f"* logged out by the server: {event.code.name} ({int(event.code)})")
+
+
+async def _read_commands(client: ChatClient) -> None:
+    peer: str | None = None
+    async for line in _lines():
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("/"):
+            command, _, rest = text.partition(" ")
+            if command == "/quit":
+                return
+            if command == "/help":
+                _say(f"* {HELP}")
+                continue
+            if command != "/to" or not rest.strip():
+                _say(f"! unknown command {command!r}; {HELP}")
+                continue
+            peer, _, text = rest.strip().partition(" ")
+            _say(f"* now talking to {peer}")
+            if not text.strip():
+                continue
+        if peer is None:
+            _say("! no recipient yet: /to USER")
+            continue
+        try:
+            sent = await client.chat.send_message(ChatMessage.text(peer, text))
+        except ChatError as exc:
+            _say(f"! {exc}")
+        else:
+            _say(f"* sent {sent.msg_id}")
+
+
+async def run_chat(options: ChatOptions, user: str, password: str | None, token: str | None) -> int:
+    client = ChatClient(options)
+    events = client.events()
+    try:
+        await client.login(user, password=password, token=token)
+    except ChatError as exc:
+        events.close()
+        click.echo(f"! login failed: {exc}", err=True)
+        return 1
+    _say(f"* logged in as {user} — {HELP}")
+    printer = asyncio.create_task(_print_events(events))
+    reader = asyncio.create_task(_read_commands(client))
+    try:
+        await asyncio.wait({printer, reader}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        kicked = printer.done()
+        for task in (printer, reader):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        events.close()
+        await client.logout()
+    return 2 if kicked else 0
+
+
+@click.command()
+@click.option(
+    "--server",
+    envvar="KIBITZ_SERVER",
+    default="http://127.0.0.1:5280",
+    show_default=True,
+    help="The kibitz server (REST base URL; msync is at /websocket).",
+)
+@click.option("--app-key", envvar="KIBITZ_APP_KEY", required=True, help="org#app")
+@click.option("--user", required=True, help="Your username.")
+@click.option("--password", default=None, help="Log in with a password (prompted if omitted).")
+@click.option("--token", envvar="KIBITZ_TOKEN", default=None, help="Or log in with a token.")
+def chat(server: str, app_key: str, user: str, password: str | None, token: str | None) -> None:
+    """Chat from the terminal: log in, /to USER, type messages; incoming ones print live."""
+    if password is not None and token is not None:
+        raise click.UsageError("give --password or --token, not both")
+    if password is None and token is None:
+        password = click.prompt("Password", hide_input=True, err=True)
+    try:
+        options = ChatOptions.for_server(server, app_key)
+    except (ChatError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    sys.exit(asyncio.run(run_chat(options, user, password, token)))
