@@ -12,6 +12,7 @@ import anyio
 import click
 
 from kibitz.bench import bench
+from kibitz.cli.chat import chat
 from kibitz.server.app import build_services, create_app
 from kibitz.server.domain import accesstoken2
 from kibitz.server.domain.models import App
@@ -227,8 +228,5 @@ def token_user(
 
 
 main.add_command(bench)
-
-
-from kibitz.cli.chat import chat  # noqa: E402
 
 main.add_command(chat)
