@@ -27,6 +27,8 @@ __all__ = [
     "AdminDep",
     "AppDep",
     "RegistrarDep",
+    "SelfOrAdminDep",
+    "authenticate",
     "bearer_token",
     "parse_model",
     "read_json",
@@ -116,7 +118,16 @@ async def require_registrar(request: Request, app: AppDep) -> Principal:
         raise RestError(401, "unauthorized", REGISTRATION_CLOSED, "UnauthorizedException") from exc
 
 
+async def require_self_or_admin(request: Request, app: AppDep, username: str) -> Principal:
+    """An app credential, or a user credential of the very user named in the path."""
+    principal = await authenticate(request, app)
+    if principal.user is not None and principal.user.username != username:
+        raise RestError(401, "unauthorized", APP_TOKEN_REQUIRED, "UnauthorizedException")
+    return principal
+
+
 AdminDep = Annotated[Principal, Depends(require_app_admin)]
+SelfOrAdminDep = Annotated[Principal, Depends(require_self_or_admin)]
 RegistrarDep = Annotated[Principal, Depends(require_registrar)]
 
 

@@ -57,6 +57,7 @@ def ok(
     count: int | None = None,
     cursor: str | None = None,
     params: Mapping[str, list[str]] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     """The 200 answer; ``action`` defaults to the lower-case HTTP method, as Agora's does."""
     body: dict[str, Any] = {
@@ -79,4 +80,6 @@ def ok(
         body["count"] = count
     if cursor is not None:
         body["cursor"] = cursor
+    if extra:
+        body.update(extra)
     return JSONResponse(body)

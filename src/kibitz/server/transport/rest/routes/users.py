@@ -8,7 +8,8 @@ credential; a user token is refused.
     DELETE /users?limit&cursor        delete the oldest ``limit`` (≤ 100)
     PUT    /users/{u}/password        {"newpassword"}; old user tokens stop working
     POST   /users/{u}/deactivate      ban (forced offline) / unban with /activate
-    GET|POST /users/{u}/disconnect[/{resource}]   force logout
+    GET|POST /users/{u}/disconnect    force logout of every device
+    GET|POST|DELETE /users/{u}/disconnect/{resource}   one device (admin or the user)
     GET    /users/{u}/status          {"u": "online"|"offline"}
     POST   /users/batch/status        {"usernames": [≤ 100]}
 """
@@ -26,7 +27,15 @@ from kibitz.protocol import ChatError, ErrorCode
 from kibitz.server.domain.accounts import NewUser, validate_username
 from kibitz.server.domain.models import App
 
-from ..deps import AdminDep, AppDep, RegistrarDep, parse_model, read_json, services_of
+from ..deps import (
+    AdminDep,
+    AppDep,
+    RegistrarDep,
+    SelfOrAdminDep,
+    parse_model,
+    read_json,
+    services_of,
+)
 from ..envelope import ok, query_params, user_entity
 from ..errors import RestError
 from ..schemas import NewPassword, Usernames, UserSpec
@@ -186,10 +195,16 @@ async def activate(request: Request, app: AppDep, _: AdminDep, username: str) ->
 
 
 @router.api_route("/{username}/disconnect", methods=["GET", "POST"])
-@router.api_route("/{username}/disconnect/{resource}", methods=["GET", "POST"])
-async def disconnect(
-    request: Request, app: AppDep, _: AdminDep, username: str, resource: str | None = None
+async def disconnect(request: Request, app: AppDep, _: AdminDep, username: str) -> JSONResponse:
+    await services_of(request).accounts.disconnect(app, username)
+    return ok(request, app, path=PATH, entities=[], data={"result": True})
+
+
+@router.api_route("/{username}/disconnect/{resource}", methods=["GET", "POST", "DELETE"])
+async def disconnect_device(
+    request: Request, app: AppDep, _: SelfOrAdminDep, username: str, resource: str
 ) -> JSONResponse:
+    """One device off: by an admin, or by the user itself from another of its devices."""
     await services_of(request).accounts.disconnect(app, username, resource)
     return ok(request, app, path=PATH, entities=[], data={"result": True})
 
