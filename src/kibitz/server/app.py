@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,10 +12,12 @@ from fastapi.responses import JSONResponse
 
 from kibitz.protocol import IdGenerator
 
+from .bus import LocalBus
 from .domain.accounts import AccountService
 from .domain.apps import AppService
 from .domain.auth import AuthService
 from .domain.clock import SystemClock
+from .domain.messaging import MessagingService
 from .domain.models import App
 from .domain.passwords import Argon2Hasher
 from .domain.ports import Clock
@@ -23,7 +26,9 @@ from .settings import Settings
 from .storage.engine import create_engine
 from .storage.migrate import migrate
 from .storage.stores.apps import SqlAppStore
+from .storage.stores.messages import SqlMessageStore
 from .storage.stores.users import SqlUserStore
+from .transport.msync.endpoint import gateway_route
 from .transport.msync.registry import SessionRegistry
 from .transport.rest import register_rest
 
@@ -44,15 +49,19 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     apps = AppService(SqlAppStore(engine), clock, settings.default_max_devices)
     accounts = AccountService(SqlUserStore(engine), hasher, clock, sessions)
     auth = AuthService(apps, accounts, clock, settings.access_token_ttl_s)
+    ids = IdGenerator(clock.now_ms, node=settings.node_id)
+    messages = SqlMessageStore(engine, ids, clock)
     return Services(
         settings=settings,
         clock=clock,
-        ids=IdGenerator(clock.now_ms, node=settings.node_id),
+        ids=ids,
         engine=engine,
         apps=apps,
         accounts=accounts,
         auth=auth,
         sessions=sessions,
+        messages=messages,
+        messaging=MessagingService(messages, LocalBus(sessions), sessions, clock),
     )
 
 
@@ -72,6 +81,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(services.engine)
+        await services.messages.start()
         if on_default_app is not None and not await services.apps.page():
             on_default_app(await services.apps.create("kibitz", "demo"))
         app.state.ready = True
@@ -79,9 +89,12 @@ def create_app(
             yield
         finally:
             app.state.ready = False
+            closing = []
             for app_pk, username, session in services.sessions.all_sessions():
                 services.sessions.remove(app_pk, username, session)
-                await session.close_for_shutdown()
+                closing.append(session.close_for_shutdown())
+            await asyncio.gather(*closing)
+            await services.messages.aclose()  # every queued write commits before we stop
             await services.engine.dispose()
 
     app = FastAPI(title="kibitz", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -95,4 +108,5 @@ def create_app(
         return {"status": "ok"}
 
     register_rest(app)
+    app.router.routes.append(gateway_route(services))
     return app

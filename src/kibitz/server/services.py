@@ -11,8 +11,10 @@ from kibitz.protocol import IdGenerator
 from .domain.accounts import AccountService
 from .domain.apps import AppService
 from .domain.auth import AuthService
+from .domain.messaging import MessagingService
 from .domain.ports import Clock
 from .settings import Settings
+from .storage.stores.messages import SqlMessageStore
 from .transport.msync.registry import SessionRegistry
 
 __all__ = ["Services"]
@@ -28,3 +30,5 @@ class Services:
     accounts: AccountService
     auth: AuthService
     sessions: SessionRegistry
+    messages: SqlMessageStore  # the group-commit writer: started and drained by the lifespan
+    messaging: MessagingService

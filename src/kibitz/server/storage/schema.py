@@ -7,15 +7,17 @@ from sqlalchemy import (
     Boolean,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     UniqueConstraint,
 )
 
-__all__ = ["apps", "metadata", "users"]
+__all__ = ["apps", "cursors", "devices", "inbox", "messages", "metadata", "queues", "users"]
 
 metadata = MetaData(
     naming_convention={
@@ -57,4 +59,65 @@ users = Table(
     Column("token_epoch", Integer, nullable=False),
     UniqueConstraint("app_pk", "username", name="uq_users_app_username"),
     Index("ix_users_app_created", "app_pk", "created_ms", "id"),
+)
+
+# -- messages (migration 0002) ------------------------------------------------------------
+# A message is written once, with its downlink msync ``Meta`` already encoded; delivery is
+# an ``inbox`` row per owner (a user id) and queue (the peer's name), read past the owning
+# device's ``cursors`` row. ``queues`` keeps the newest id per owner and queue, so an
+# UNREAD summary touches only conversations with something new.
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("app_pk", String(36), ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    Column("chat_type", String(16), nullable=False),
+    Column("sender", String(64), nullable=False),
+    Column("sender_resource", String(128), nullable=False),
+    Column("recipient", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("meta", LargeBinary, nullable=False),
+    Index("ix_messages_app_id", "app_pk", "id"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("owner", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("queue", String(200), primary_key=True),
+    Column("msg_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("skip_resource", String(128), nullable=True),
+)
+
+queues = Table(
+    "queues",
+    metadata,
+    Column("owner", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("queue", String(200), primary_key=True),
+    Column("last_id", BigInteger, nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("owner", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("resource", String(128), primary_key=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("last_seen_ms", BigInteger, nullable=False),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("owner", String(36), primary_key=True),
+    Column("resource", String(128), primary_key=True),
+    Column("queue", String(200), primary_key=True),
+    Column("acked", BigInteger, nullable=False),
+    ForeignKeyConstraint(
+        ["owner", "resource"],
+        ["devices.owner", "devices.resource"],
+        name="fk_cursors_owner_devices",
+        ondelete="CASCADE",
+    ),
 )

@@ -1,0 +1,101 @@
+"""An in-process kibitz served by uvicorn on a free port, so the msync tests use a real
+WebSocket and still reach into the services (users, tokens, the registry)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import uvicorn
+
+from kibitz.server.domain.accounts import NewUser
+from kibitz.server.domain.models import User
+from tests.conftest import AppHarness
+
+from .client import MsyncClient
+
+
+@dataclass
+class Gateway:
+    harness: AppHarness
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/websocket"
+
+    @property
+    def app_key(self) -> str:
+        return self.harness.app.app_key
+
+    async def user(self, name: str, password: str = "secret") -> User:
+        s = self.harness.services
+        result = await s.accounts.register(self.harness.app, [NewUser(name, password)])
+        return result.created[0]
+
+    def token(self, user: User) -> str:
+        return self.harness.services.auth.issue_user_token(self.harness.app, user).access_token
+
+    async def client(self, user: User | None = None, resource: str = "") -> MsyncClient:
+        """A connected client, logged in as ``user`` when given."""
+        c = await MsyncClient.open(self.url, self.app_key)
+        self._clients.append(c)
+        if user is not None:
+            await c.login(user.username, self.token(user), resource)
+        return c
+
+    def __post_init__(self) -> None:
+        self._clients: list[MsyncClient] = []
+
+
+async def serve(asgi: Any, max_frame_bytes: int) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    config = uvicorn.Config(
+        asgi,
+        lifespan="off",
+        ws="websockets-sansio",
+        ws_max_size=max_frame_bytes,
+        ws_per_message_deflate=False,
+        ws_ping_interval=None,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while not server.started:  # uvicorn offers no event for this; bounded by the deadline
+        assert loop.time() < deadline and not task.done(), "uvicorn did not start"
+        await asyncio.sleep(0.005)
+    return server, task, port
+
+
+@pytest.fixture
+async def gateway_factory(
+    harness_factory: Callable[..., Awaitable[AppHarness]],
+) -> AsyncIterator[Callable[..., Awaitable[Gateway]]]:
+    running: list[tuple[uvicorn.Server, asyncio.Task[None], Gateway]] = []
+
+    async def make(**overrides: Any) -> Gateway:
+        harness = await harness_factory(**overrides)
+        server, task, port = await serve(harness.asgi, harness.services.settings.max_frame_bytes)
+        gw = Gateway(harness, port)
+        running.append((server, task, gw))
+        return gw
+
+    yield make
+    for server, task, gw in running:
+        for c in gw._clients:
+            await c.close()
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture
+async def gateway(gateway_factory: Callable[..., Awaitable[Gateway]]) -> Gateway:
+    return await gateway_factory()
