@@ -13,7 +13,8 @@ import pytest
 import uvicorn
 
 from kibitz.server.domain.accounts import NewUser
-from kibitz.server.domain.models import User
+from kibitz.server.domain.models import App, User
+from kibitz.server.services import Services
 from tests.conftest import AppHarness
 
 from .client import MsyncClient
@@ -32,17 +33,33 @@ class Gateway:
     def app_key(self) -> str:
         return self.harness.app.app_key
 
-    async def user(self, name: str, password: str = "secret") -> User:
-        s = self.harness.services
-        result = await s.accounts.register(self.harness.app, [NewUser(name, password)])
+    @property
+    def services(self) -> Services:
+        return self.harness.services
+
+    async def new_app(self, name: str, **options: Any) -> App:
+        app = await self.services.apps.create("acme", name, **options)
+        self._apps[app.id] = app
+        return app
+
+    def app_of(self, user: User) -> App:
+        return self._apps.get(user.app_pk, self.harness.app)
+
+    async def user(self, name: str, password: str = "secret", app: App | None = None) -> User:
+        result = await self.services.accounts.register(
+            app or self.harness.app, [NewUser(name, password)]
+        )
         return result.created[0]
 
     def token(self, user: User) -> str:
-        return self.harness.services.auth.issue_user_token(self.harness.app, user).access_token
+        return self.services.auth.issue_user_token(self.app_of(user), user).access_token
 
-    async def client(self, user: User | None = None, resource: str = "") -> MsyncClient:
+    async def client(
+        self, user: User | None = None, resource: str = "", app: App | None = None
+    ) -> MsyncClient:
         """A connected client, logged in as ``user`` when given."""
-        c = await MsyncClient.open(self.url, self.app_key)
+        app = app or (self.app_of(user) if user else self.harness.app)
+        c = await MsyncClient.open(self.url, app.app_key)
         self._clients.append(c)
         if user is not None:
             await c.login(user.username, self.token(user), resource)
@@ -50,6 +67,7 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self._clients: list[MsyncClient] = []
+        self._apps: dict[str, App] = {}
 
 
 async def serve(asgi: Any, max_frame_bytes: int) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
@@ -75,10 +93,13 @@ async def serve(asgi: Any, max_frame_bytes: int) -> tuple[uvicorn.Server, asynci
     return server, task, port
 
 
+GatewayFactory = Callable[..., Awaitable[Gateway]]
+
+
 @pytest.fixture
 async def gateway_factory(
     harness_factory: Callable[..., Awaitable[AppHarness]],
-) -> AsyncIterator[Callable[..., Awaitable[Gateway]]]:
+) -> AsyncIterator[GatewayFactory]:
     running: list[tuple[uvicorn.Server, asyncio.Task[None], Gateway]] = []
 
     async def make(**overrides: Any) -> Gateway:
@@ -97,5 +118,5 @@ async def gateway_factory(
 
 
 @pytest.fixture
-async def gateway(gateway_factory: Callable[..., Awaitable[Gateway]]) -> Gateway:
+async def gateway(gateway_factory: GatewayFactory) -> Gateway:
     return await gateway_factory()

@@ -7,8 +7,11 @@ import json
 import pytest
 
 from kibitz.protocol._msync import pb
+from kibitz.server.domain import accesstoken2
+from kibitz.server.domain.clock import SystemClock
 
-from .conftest import Gateway
+from .client import MsyncClient
+from .conftest import Gateway, GatewayFactory
 
 pytestmark = pytest.mark.anyio
 
@@ -31,3 +34,101 @@ async def test_login_without_resource_gets_one(gateway: Gateway) -> None:
     c = await gateway.client()
     reply = await c.login("alice", gateway.token(alice))
     assert reply.resource.startswith("kibitz_")
+
+
+class OffsetClock:
+    """The real clock plus an offset a test can move forward."""
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def now_ms(self) -> int:
+        return SystemClock().now_ms() + self.offset_ms
+
+
+async def refused(gw: Gateway, username: str, token: str) -> tuple[int, str, int | None]:
+    c = await gw.client()
+    reply = await c.provision(username, token, "r1")
+    return reply.status.error_code, reply.status.reason, await c.closed()
+
+
+async def test_expired_token(gateway_factory: GatewayFactory) -> None:
+    clock = OffsetClock()
+    gw = await gateway_factory(clock=clock)
+    alice = await gw.user("alice")
+    token = gw.services.auth.issue_user_token(gw.harness.app, alice, ttl_s=60).access_token
+    clock.offset_ms = 120_000
+    assert await refused(gw, "alice", token) == (pb.Status.FAIL, "Sorry, token expired", 1000)
+
+
+async def test_bad_token(gateway: Gateway) -> None:
+    await gateway.user("alice")
+    expected = (pb.Status.FAIL, "Sorry, token or password does not match login info", 1000)
+    assert await refused(gateway, "alice", "not-a-token") == expected
+    assert await refused(gateway, "alice", "") == expected
+    bob = await gateway.user("bob")
+    assert await refused(gateway, "alice", gateway.token(bob)) == expected
+    app_token = gateway.harness.app_token()
+    assert await refused(gateway, "alice", app_token) == expected
+
+
+async def test_token_revoked_by_password_change(gateway: Gateway) -> None:
+    alice = await gateway.user("alice")
+    token = gateway.token(alice)
+    await gateway.services.accounts.set_password(gateway.harness.app, "alice", "new-secret")
+    code, reason, _ = await refused(gateway, "alice", token)
+    assert (code, reason) == (pb.Status.FAIL, "Sorry, token or password does not match login info")
+
+
+async def test_unknown_user(gateway: Gateway) -> None:
+    alice = await gateway.user("alice")
+    token = gateway.token(alice)
+    expected = (pb.Status.FAIL, "Sorry, user not found", 1000)
+    assert await refused(gateway, "nobody", token) == expected
+    assert await refused(gateway, "Bad Name!", token) == expected
+
+
+async def test_deleted_user_with_an_old_token(gateway: Gateway) -> None:
+    alice = await gateway.user("alice")
+    token = gateway.token(alice)
+    await gateway.services.accounts.delete(gateway.harness.app, ["alice"])
+    assert await refused(gateway, "alice", token) == (
+        pb.Status.FAIL,
+        "Sorry, user not found",
+        1000,
+    )
+
+
+async def test_deactivated_user(gateway: Gateway) -> None:
+    alice = await gateway.user("alice")
+    await gateway.services.accounts.set_activated(gateway.harness.app, "alice", False)
+    code, reason, closed = await refused(gateway, "alice", gateway.token(alice))
+    assert (code, reason, closed) == (
+        pb.Status.PERMISSION_DENIED,
+        "Sorry, user is deactivated",
+        1000,
+    )
+
+
+async def test_unknown_app_key(gateway: Gateway) -> None:
+    alice = await gateway.user("alice")
+    c = await MsyncClient.open(gateway.url, "acme#nothing")
+    reply = await c.provision("alice", gateway.token(alice))
+    assert (reply.status.error_code, reply.status.reason) == (
+        pb.Status.FAIL,
+        "Sorry, app key not found",
+    )
+    assert await c.closed() == 1000
+    c = await MsyncClient.open(gateway.url, "no-hash")
+    assert (await c.provision("alice", gateway.token(alice))).status.error_code == pb.Status.FAIL
+
+
+async def test_007_user_token(gateway: Gateway) -> None:
+    alice = await gateway.user("alice")
+    app = gateway.harness.app
+    token = accesstoken2.build_chat_user_token(
+        app.app_id, app.app_certificate, alice.id, 600, issue_ts=SystemClock().now_ms() // 1000
+    )
+    c = await gateway.client()
+    reply = await c.login("alice", token, "r007")
+    assert json.loads(reply.auth_token)["expires_in"] // 1000 > SystemClock().now_ms() // 1000
