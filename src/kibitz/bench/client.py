@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import time
-from typing import Final, Protocol
+from typing import Final, Protocol, cast
 
 from kibitz.protocol._msync import jid, pb
 
@@ -101,6 +101,7 @@ class Session(asyncio.Protocol):
         self._dirty: set[str] = set()
         self._notices: dict[bytes, tuple[str, bytes]] = {}
         self._queues: dict[str, bytes] = {}
+        self._closing = False
 
     # -- connecting ----------------------------------------------------------------------
 
@@ -128,16 +129,19 @@ class Session(asyncio.Protocol):
             raise
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        transport.write(self._request)
+        # uvloop's transports do not subclass asyncio.Transport, but behave as one
+        self._transport = cast(asyncio.Transport, transport)
+        self._transport.write(self._request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
-        if self._logged_in is not None and not self._logged_in.done():
-            self._logged_in.set_exception(LoginError("connection closed"))
-        else:
-            self.sink.lost(self)
+        fut = self._logged_in
+        if fut is None:
+            return
+        if not fut.done():
+            fut.set_exception(LoginError("connection closed"))
+        elif not fut.cancelled() and fut.exception() is None and not self._closing:
+            self.sink.lost(self)  # the server dropped a logged-in session
 
     @property
     def open(self) -> bool:
@@ -156,6 +160,7 @@ class Session(asyncio.Protocol):
         self.write(_UNREAD_FRAME)
 
     def close(self) -> None:
+        self._closing = True
         t = self._transport
         if t is not None:
             t.write(_CLOSE_FRAME)

@@ -3,8 +3,9 @@
 Every delivery is named by a key (receiver, stream, seq). A key is *acked* when the server
 acknowledged the send (msync send ack, or the REST reply naming the recipient) and
 *received* when the receiver pulled it. Loss is acked minus received, after a drain.
-Sends follow a fixed schedule (open loop): the marker carries the time the message was
-*due*, so a generator or server that falls behind shows up as latency, not as a lower rate.
+Sends follow a fixed schedule (open loop: never waiting for the server), at a 1 ms
+granularity; the marker carries the time the frame was written, and how late that was
+against the schedule is kept as ``lag``, so a generator that falls behind is visible.
 """
 
 from __future__ import annotations
@@ -75,13 +76,13 @@ class Recorder:
     # -- sending -------------------------------------------------------------------------
 
     def send(
-        self, session: Session, tmpl: SendTemplate, peer: int, kind: int, due: int, seq: int
+        self, session: Session, tmpl: SendTemplate, peer: int, kind: int, stamp: int, seq: int
     ) -> None:
         local_id = self.local_base + self.next_id
         self.next_id += 1
-        frame = tmpl.frame(local_id, marker_text(kind, self.phase, due, session.idx, seq))
+        frame = tmpl.frame(local_id, marker_text(kind, self.phase, stamp, session.idx, seq))
         if session.write(frame):
-            self.pending[local_id] = (delivery_key(peer, session.idx, seq), due)
+            self.pending[local_id] = (delivery_key(peer, session.idx, seq), stamp)
             self.sent += 1
         else:
             self.skipped += 1
@@ -125,13 +126,13 @@ class Recorder:
         if entry is None:
             self.errors["ack for an unknown id"] += 1
             return
-        key, due = entry
-        self.ack_delivery(key, due, ok, reason)
+        key, stamp = entry
+        self.ack_delivery(key, stamp, ok, reason)
 
-    def ack_delivery(self, key: int, due: int, ok: bool, reason: str) -> None:
+    def ack_delivery(self, key: int, stamp: int, ok: bool, reason: str) -> None:
         if ok:
             self.acked_keys.append(key)
-            self.ack_latency.append(time.monotonic_ns() - due)
+            self.ack_latency.append(time.monotonic_ns() - stamp)
             waiting = self.waiting
             if waiting is not None and key not in self.received_keys and (key >> 64) in self.local:
                 waiting.add(key)
@@ -189,16 +190,17 @@ async def run_schedule(
         now = time.monotonic_ns()
         due_n = min(total, int((now - start) / interval) + 1, n + _MAX_BATCH)
         while n < due_n:
-            due = start + int(n * interval)
             session, tmpl, peer = flows[n % width]
             if session.open:
-                rec.lag.append(now - due)
-                rec.send(session, tmpl, peer, kind, due, n)
+                stamp = time.monotonic_ns()
+                rec.lag.append(stamp - start - int(n * interval))
+                rec.send(session, tmpl, peer, kind, stamp, n)
             else:
                 rec.skipped += 1
             n += 1
         wait = (start + n * interval - time.monotonic_ns()) / 1e9
-        await asyncio.sleep(max(wait, 0.0))
+        # uvloop truncates sub-millisecond timers to 0: never spin, send in ≥ 1 ms batches
+        await asyncio.sleep(max(wait, 0.001))
 
 
 class RestFanout:
@@ -245,22 +247,22 @@ class RestFanout:
             due = start + int(n * interval)
             wait = (due - time.monotonic_ns()) / 1e9
             if wait > 0:
-                await asyncio.sleep(wait)
+                await asyncio.sleep(max(wait, 0.001))
             if self._slots.locked():
                 rec.skipped += len(self.index)
                 continue
             rec.lag.append(time.monotonic_ns() - due)
-            task = asyncio.create_task(self._post(rec, due, n))
+            task = asyncio.create_task(self._post(rec, n))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         if self._tasks:
             await asyncio.wait(list(self._tasks))
 
-    async def _post(self, rec: Recorder, due: int, seq: int) -> None:
+    async def _post(self, rec: Recorder, seq: int) -> None:
         async with self._slots:
-            body = b"".join(
-                (self._head, marker_text(FANOUT, rec.phase, due, self.sender_idx, seq), self._tail)
-            )
+            stamp = time.monotonic_ns()
+            marker = marker_text(FANOUT, rec.phase, stamp, self.sender_idx, seq)
+            body = b"".join((self._head, marker, self._tail))
             rec.sent += len(self.index)
             try:
                 resp = await self.http.post(self.url, content=body, headers=self.headers)
@@ -276,7 +278,7 @@ class RestFanout:
             for name in data:
                 idx = self.index.get(name)
                 if idx is not None:
-                    rec.ack_delivery(delivery_key(idx, self.sender_idx, seq), due, True, "")
+                    rec.ack_delivery(delivery_key(idx, self.sender_idx, seq), stamp, True, "")
             missing = len(self.index) - len(data)
             if missing > 0:
                 rec.failed += missing
