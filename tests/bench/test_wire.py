@@ -52,13 +52,19 @@ def test_send_template_patches_id_and_marker(
     assert meta.ns == pb.Meta.CHAT and not meta.HasField("from_jid")
     body = decode_payload(pb.MessageBody, meta.payload)
     assert (body.type, body.from_jid.name, body.to_jid.name) == (
-        pb.MessageBody.CHAT, "alice", "bob"
+        pb.MessageBody.CHAT,
+        "alice",
+        "bob",
     )
     text = body.contents[0].text.encode()
     assert len(text) == PAYLOAD_BYTES
     marker = parse_marker(MARKER_RE.findall(text)[0])
     assert (marker.kind, marker.phase, marker.sent_ns, marker.stream, marker.seq) == (
-        ord("P"), phase, due, stream, seq
+        ord("P"),
+        phase,
+        due,
+        stream,
+        seq,
     )
 
 
