@@ -273,6 +273,32 @@ function emit(line) {
     process.stdout.write(JSON.stringify(line) + '\n')
 }
 
+// Interactive steps: print {"signal": name} and wait until the runner writes a line on stdin
+// (used to restart the server in the middle of a case).
+let stdinLines = null
+function signalAndWait(name, timeoutMs = 30000) {
+    if (stdinLines === null) {
+        stdinLines = { buffered: [], waiters: [], text: '' }
+        process.stdin.setEncoding('utf8')
+        process.stdin.on('data', chunk => {
+            stdinLines.text += chunk
+            let newline
+            while ((newline = stdinLines.text.indexOf('\n')) >= 0) {
+                const line = stdinLines.text.slice(0, newline)
+                stdinLines.text = stdinLines.text.slice(newline + 1)
+                const waiter = stdinLines.waiters.shift()
+                if (waiter) waiter(line)
+                else stdinLines.buffered.push(line)
+            }
+        })
+    }
+    emit({ signal: name })
+    const next = stdinLines.buffered.length
+        ? Promise.resolve(stdinLines.buffered.shift())
+        : new Promise(resolve => stdinLines.waiters.push(resolve))
+    return withTimeout(next, timeoutMs, `the runner's answer to ${name}`)
+}
+
 async function run(cases) {
     const name = process.argv[2]
     const config = JSON.parse(process.env.WEBSDK_CONFIG || '{}')
@@ -297,6 +323,7 @@ async function run(cases) {
         })
     } finally {
         for (const client of ctx.clients) client.close()
+        if (stdinLines !== null) process.stdin.pause()
         // The SDK keeps timers (heartbeat, reconnect); leave once stdout is flushed.
         process.stdout.write('', () => process.exit(exitCode))
     }
@@ -315,6 +342,7 @@ module.exports = {
     restOk,
     run,
     sameValue,
+    signalAndWait,
     user,
     userUuid,
     withTimeout,

@@ -11,7 +11,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import selectors
 import subprocess
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,9 +114,14 @@ class Lane:
         *,
         app: str = CHAT_APP,
         users: dict[str, dict[str, str]] | None = None,
+        on_signal: dict[str, Callable[[], None]] | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
-        """Run ``scenarios/<script>.js <case>``; return its result line or fail the test."""
+        """Run ``scenarios/<script>.js <case>``; return its result line or fail the test.
+
+        ``on_signal`` maps a signal the case prints (``{"signal": name}``) to an action run
+        before the case is told to go on (e.g. restarting the server).
+        """
         creds = self.apps[app]
         config = {
             "sdk": sdk,
@@ -128,13 +136,9 @@ class Lane:
         }
         env = {**os.environ, "WEBSDK_CONFIG": json.dumps(config)}
         cmd = [self.node, str(WEBSDK_DIR / "scenarios" / f"{script}.js"), case]
-        try:
-            done = subprocess.run(
-                cmd, env=env, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT_S
-            )
-        except subprocess.TimeoutExpired as exc:
-            stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
-            pytest.fail(f"{script} {case} ({sdk}) hung for {SCENARIO_TIMEOUT_S} s\n{stderr}")
+        done = _run_node(cmd, env, on_signal or {})
+        if done.returncode is None:
+            pytest.fail(f"{script} {case} ({sdk}) hung for {SCENARIO_TIMEOUT_S} s\n{done.stderr}")
         result = _result_line(done.stdout)
         if done.returncode != 0 or not result.get("ok"):
             pytest.fail(self._report(script, case, sdk, done, result), pytrace=False)
@@ -145,7 +149,7 @@ class Lane:
         script: str,
         case: str,
         sdk: str,
-        done: subprocess.CompletedProcess[str],
+        done: NodeRun,
         result: dict[str, Any],
     ) -> str:
         log = self.server.log_path.read_text()[-3000:] if self.server.log_path else ""
@@ -154,6 +158,58 @@ class Lane:
             f"{json.dumps(result, indent=2)}\n--- node stderr (tail) ---\n"
             f"{done.stderr[-3000:]}\n--- server log (tail) ---\n{log}"
         )
+
+
+@dataclass
+class NodeRun:
+    returncode: int | None  # None: killed after SCENARIO_TIMEOUT_S
+    stdout: str
+    stderr: str
+
+
+def _run_node(
+    cmd: list[str], env: dict[str, str], on_signal: dict[str, Callable[[], None]]
+) -> NodeRun:
+    """Run a scenario, answering its signals; every wait is bounded by SCENARIO_TIMEOUT_S."""
+    deadline = time.monotonic() + SCENARIO_TIMEOUT_S
+    with (
+        tempfile.TemporaryFile("w+") as err,
+        subprocess.Popen(
+            cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True
+        ) as proc,
+    ):
+        assert proc.stdin is not None and proc.stdout is not None
+        lines: list[str] = []
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            while time.monotonic() < deadline:
+                if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                    continue
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                lines.append(line)
+                signal = _signal_of(line)
+                if signal is not None:
+                    on_signal[signal]()
+                    proc.stdin.write("go\n")
+                    proc.stdin.flush()
+        try:
+            code: int | None = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+            code = None
+        err.seek(0)
+        return NodeRun(code, "".join(lines), err.read())
+
+
+def _signal_of(line: str) -> str | None:
+    try:
+        parsed = json.loads(line)
+    except ValueError:
+        return None
+    return parsed.get("signal") if isinstance(parsed, dict) else None
 
 
 def _result_line(stdout: str) -> dict[str, Any]:
@@ -217,7 +273,9 @@ def test_login(lane: Lane, sdk: str, case: str) -> None:
 
 
 @sdk_param
-@pytest.mark.parametrize("case", ["kinds", "unknown_recipient", "multi_device"])
+@pytest.mark.parametrize(
+    "case", ["kinds", "unknown_recipient", "multi_device", "acks", "rest_send"]
+)
 def test_messages(lane: Lane, sdk: str, case: str) -> None:
     lane.run("messages", case, sdk)
 
@@ -265,6 +323,14 @@ def test_restart_between_send_and_login_loses_nothing(own_lane: Lane, sdk: str) 
     own_lane.server.restart()
     received = own_lane.run("offline", "receive", sdk, users=users, count=5, expectIds=sent["ids"])
     assert received["ids"] == sent["ids"]
+
+
+@sdk_param
+def test_online_clients_reconnect_across_restart(own_lane: Lane, sdk: str) -> None:
+    result = own_lane.run(
+        "offline", "online_restart", sdk, on_signal={"restart": own_lane.server.restart}
+    )
+    assert result["reconnects"] >= 1
 
 
 def test_lane_files_are_ours() -> None:

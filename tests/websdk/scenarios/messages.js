@@ -1,13 +1,13 @@
 'use strict'
 // 1:1 messages between online users: every content type with ext, unknown recipient, and
 // the sender's other device receiving what it sent.
-const { Client, check, run, sameValue, user } = require('../driver')
+const { Client, check, restOk, run, sameValue, user } = require('../driver')
 
 const EXT = { s: 'hello', i: 42, neg: -7, d: 1.5, yes: true, no: false, obj: { k: [1, 'two', null] } }
 
-async function login(ctx, name, deviceId) {
+async function login(ctx, name, deviceId, connection) {
     const u = user(ctx, name)
-    const client = new Client(ctx, deviceId || name)
+    const client = new Client(ctx, deviceId || name, { connection })
     await client.open({ user: u.name, pwd: u.password })
     return client
 }
@@ -101,5 +101,59 @@ run({
         check(echoed.length === 0, 'the sending device received its own message', echoed)
         check(a2.all('onTextMessage', m => m.msg === 'from device 1').length === 1, 'device 2 got duplicates')
         return { copyId: atA2.id, ackId: ack.serverMsgId }
+    },
+
+    async acks(ctx) {
+        // Automatic delivery acks (delivery: true) and an explicit read ack travel back to
+        // the sender; the server must ack these bodies like messages (notes §3.1, §4.4).
+        const alice = await login(ctx, 'alice')
+        const bob = await login(ctx, 'bob', 'bob', { delivery: true })
+        const from = user(ctx, 'alice').name
+        const sent = await alice.send({ type: 'txt', to: user(ctx, 'bob').name, msg: 'ack me' })
+        const got = await bob.waitFor('onTextMessage', m => m.msg === 'ack me')
+        const delivered = await alice.waitFor('onDeliveredMessage', a => a.mid === sent.serverMsgId)
+        const read = await bob.trySend({ type: 'read', to: from, id: got.id })
+        check(read.ok, 'the read ack was not acknowledged', read)
+        const seen = await alice.waitFor('onReadMessage', a => a.mid === sent.serverMsgId)
+        check(delivered.from === user(ctx, 'bob').name && seen.from === user(ctx, 'bob').name, 'ack from', {
+            delivered,
+            seen,
+        })
+        return { delivered: delivered.mid, read: seen.mid }
+    },
+
+    async rest_send(ctx) {
+        // POST /messages/users (agora-protocol item 4) reaches offline and online SDK clients.
+        const from = user(ctx, 'alice').name
+        const to = user(ctx, 'bob').name
+        const post = async (type, body, ext) => {
+            const reply = await restOk(ctx, 'POST', '/messages/users', { body: { from, to: [to], type, body, ext } })
+            const id = reply.data && reply.data[to]
+            check(typeof id === 'string' && id.length > 0, `no message id for ${to} in the REST reply`, reply)
+            return id
+        }
+        const offlineId = await post('txt', { msg: 'sent while offline' }, { via: 'rest' })
+        const bob = await login(ctx, 'bob')
+        const offline = await bob.waitFor('onTextMessage', m => m.msg === 'sent while offline')
+        check(offline.id === offlineId && offline.from === from, 'offline REST message', { offline, offlineId })
+        const ids = {
+            txt: await post('txt', { msg: 'rest text' }, EXT),
+            custom: await post('custom', { customEvent: 'rest.evt', customExts: { k: 'v' } }, EXT),
+            cmd: await post('cmd', { action: 'rest.action' }, EXT),
+            loc: await post('loc', { lat: 39.966, lng: 116.322, addr: 'Beijing' }, EXT),
+        }
+        const txt = await bob.waitFor('onTextMessage', m => m.msg === 'rest text')
+        const custom = await bob.waitFor('onCustomMessage')
+        const cmd = await bob.waitFor('onCmdMessage')
+        const loc = await bob.waitFor('onLocationMessage')
+        for (const [m, id] of [[txt, ids.txt], [custom, ids.custom], [cmd, ids.cmd], [loc, ids.loc]]) {
+            check(m.id === id, 'received id differs from the REST reply', { m, id })
+            check(m.from === from && m.to === to, 'wrong from/to', m)
+            check(sameValue(m.ext, EXT), 'ext did not round-trip', { got: m.ext, want: EXT })
+        }
+        check(custom.customEvent === 'rest.evt' && sameValue(custom.customExts, { k: 'v' }), 'custom', custom)
+        check(cmd.action === 'rest.action', 'cmd', cmd)
+        check(loc.lat === 39.966 && loc.lng === 116.322 && loc.addr === 'Beijing', 'loc', loc)
+        return { ids }
     },
 })

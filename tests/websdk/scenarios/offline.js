@@ -2,7 +2,7 @@
 // Offline delivery: messages sent while the receiver is away arrive at its next login, in
 // order, exactly once; a later login gets none of them again. The `send`/`receive` pair
 // lets pytest restart the server in between.
-const { Client, check, run, user } = require('../driver')
+const { Client, check, run, signalAndWait, user } = require('../driver')
 
 async function login(ctx, name, deviceId) {
     const u = user(ctx, name)
@@ -70,5 +70,27 @@ run({
             })
         }
         return { ids }
+    },
+
+    async online_restart(ctx) {
+        // Both users stay logged in while the server restarts: the SDK reconnects by itself
+        // (notes §3.1) and messaging resumes; nothing is lost or repeated.
+        const options = { connection: { autoReconnectNumMax: 15 } }
+        const a = user(ctx, 'alice')
+        const b = user(ctx, 'bob')
+        const alice = new Client(ctx, 'alice', options)
+        const bob = new Client(ctx, 'bob', options)
+        await alice.open({ user: a.name, pwd: a.password })
+        await bob.open({ user: b.name, pwd: b.password })
+        await alice.send({ type: 'txt', to: b.name, msg: 'before' })
+        await bob.waitFor('onTextMessage', m => m.msg === 'before')
+        await signalAndWait('restart')
+        await alice.waitForCount('onConnected', 2, () => true, 20000)
+        await bob.waitForCount('onConnected', 2, () => true, 20000)
+        await alice.send({ type: 'txt', to: b.name, msg: 'after' })
+        await bob.waitFor('onTextMessage', m => m.msg === 'after')
+        const texts = bob.all('onTextMessage').map(m => m.msg)
+        check(JSON.stringify(texts) === JSON.stringify(['before', 'after']), 'messages lost or repeated', texts)
+        return { reconnects: bob.all('onReconnecting').length }
     },
 })
