@@ -93,6 +93,7 @@ REST_DESCRIPTIONS: Final[list[tuple[re.Pattern[str], ErrorCode]]] = [
         (r"deactivat", ErrorCode.USER_PERMISSION_DENIED),
         (r"not a legal username|is not legal", ErrorCode.INVALID_USER_NAME),
         (r"expired", ErrorCode.USER_AUTHENTICATION_FAILED),
+        (r"does not belong", ErrorCode.INVALID_TOKEN),
     ]
 ]
 REST_ERRORS: Final[Mapping[str, ErrorCode]] = {
