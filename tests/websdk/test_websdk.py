@@ -3,7 +3,8 @@
 Each test runs one case of a Node scenario script (tests/websdk/scenarios/) with both pinned
 SDK packages, npm ``agora-chat`` 1.4.0 and ``easemob-websdk`` 4.21.1. The expected SDK codes
 come from docs/websdk-notes.md. One server serves the whole module (fresh users per test);
-the restart test gets its own. Run one scenario with e.g. ``pytest tests/websdk -k password``.
+the restart tests restart it, keeping its data and port. Run one scenario with e.g.
+``pytest tests/websdk -k password``.
 """
 
 from __future__ import annotations
@@ -308,28 +309,21 @@ def test_kick_login_elsewhere_single_device_app(lane: Lane, sdk: str) -> None:
     lane.run("kicks", "login_elsewhere", sdk, app=SOLO_APP, users=users)
 
 
-# -- a server restart between send and login -----------------------------------------------
-
-
-@pytest.fixture
-def own_lane(node_ready: str, live_server_factory: Callable[..., LiveServer]) -> Lane:
-    return _start_lane(node_ready, live_server_factory())
+# -- server restarts (the module's server; restart() keeps its data and port) ---------------
 
 
 @sdk_param
-def test_restart_between_send_and_login_loses_nothing(own_lane: Lane, sdk: str) -> None:
-    users = own_lane.users(CHAT_APP, "alice", "bob")
-    sent = own_lane.run("offline", "send", sdk, users=users, count=5)
-    own_lane.server.restart()
-    received = own_lane.run("offline", "receive", sdk, users=users, count=5, expectIds=sent["ids"])
+def test_restart_between_send_and_login_loses_nothing(lane: Lane, sdk: str) -> None:
+    users = lane.users(CHAT_APP, "alice", "bob")
+    sent = lane.run("offline", "send", sdk, users=users, count=5)
+    lane.server.restart()
+    received = lane.run("offline", "receive", sdk, users=users, count=5, expectIds=sent["ids"])
     assert received["ids"] == sent["ids"]
 
 
 @sdk_param
-def test_online_clients_reconnect_across_restart(own_lane: Lane, sdk: str) -> None:
-    result = own_lane.run(
-        "offline", "online_restart", sdk, on_signal={"restart": own_lane.server.restart}
-    )
+def test_online_clients_reconnect_across_restart(lane: Lane, sdk: str) -> None:
+    result = lane.run("offline", "online_restart", sdk, on_signal={"restart": lane.server.restart})
     assert result["reconnects"] >= 1
 
 
