@@ -94,6 +94,7 @@ REST_DESCRIPTIONS: Final[list[tuple[re.Pattern[str], ErrorCode]]] = [
         (r"not a legal username|is not legal", ErrorCode.INVALID_USER_NAME),
         (r"expired", ErrorCode.USER_AUTHENTICATION_FAILED),
         (r"does not belong", ErrorCode.INVALID_TOKEN),
+        (r"too large", ErrorCode.EXCEED_SERVICE_LIMIT),
     ]
 ]
 REST_ERRORS: Final[Mapping[str, ErrorCode]] = {
