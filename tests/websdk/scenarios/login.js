@@ -84,12 +84,13 @@ run({
     },
 
     async token_will_expire_and_renew(ctx) {
-        // A 3 s token: onTokenWillExpire fires at 4/5 of it; renewToken swaps in a fresh one.
+        // A 4 s token (3-4 s left, issue_ts is in whole seconds): onTokenWillExpire fires at
+        // 4/5 of what is left at login; renewToken swaps in a fresh one.
         const alice = user(ctx, 'alice')
         const uuid = await userUuid(ctx, alice.name)
         const client = new Client(ctx, 'alice')
-        await client.open({ user: alice.name, accessToken: chatUserToken(ctx, uuid, { expire: 3 }) })
-        await client.waitFor('onTokenWillExpire', () => true, 5000)
+        await client.open({ user: alice.name, accessToken: chatUserToken(ctx, uuid, { expire: 4 }) })
+        await client.waitFor('onTokenWillExpire', () => true, 6000)
         check(client.all('onTokenExpired').length === 0, 'token expired before it was renewed')
         const fresh = chatUserToken(ctx, uuid, { expire: 3600 })
         const renewed = await client.conn.renewToken(fresh)
@@ -103,8 +104,8 @@ run({
         const alice = user(ctx, 'alice')
         const uuid = await userUuid(ctx, alice.name)
         const client = new Client(ctx, 'alice')
-        await client.open({ user: alice.name, accessToken: chatUserToken(ctx, uuid, { expire: 2 }) })
-        await client.waitFor('onTokenExpired', () => true, 5000)
+        await client.open({ user: alice.name, accessToken: chatUserToken(ctx, uuid, { expire: 3 }) })
+        await client.waitFor('onTokenExpired', () => true, 6000)
         return { events: client.names() }
     },
 
