@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import selectors
+import shutil
 import subprocess
 import tempfile
 import time
@@ -329,8 +330,11 @@ def test_online_clients_reconnect_across_restart(lane: Lane, sdk: str) -> None:
 
 def test_lane_files_are_ours() -> None:
     """The lane ships scripts only; the SDK itself is installed by npm, never committed."""
+    git = shutil.which("git")
+    if git is None or not (WEBSDK_DIR.parents[1] / ".git").exists():
+        pytest.skip("not a git checkout")
     tracked = subprocess.run(
-        ["git", "ls-files", str(WEBSDK_DIR)],
+        [git, "ls-files", str(WEBSDK_DIR)],
         capture_output=True,
         text=True,
         cwd=WEBSDK_DIR,
