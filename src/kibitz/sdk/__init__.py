@@ -15,6 +15,7 @@ from ._listeners import EventStream as EventStream
 from ._listeners import LoggedOut as LoggedOut
 from ._listeners import MessageListener as MessageListener
 from ._listeners import MessagesReceived as MessagesReceived
+from ._listeners import MessageStream as MessageStream
 from ._listeners import TokenExpired as TokenExpired
 from ._listeners import TokenWillExpire as TokenWillExpire
 from ._message import ChatMessage as ChatMessage
@@ -39,6 +40,7 @@ __all__ = [
     "EventStream",
     "LoggedOut",
     "MessageListener",
+    "MessageStream",
     "MessageType",
     "MessagesReceived",
     "TokenExpired",

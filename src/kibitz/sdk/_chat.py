@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Final
 from kibitz.protocol import ChatError, ErrorCode, IdGenerator
 from kibitz.protocol._msync import ContentKind, pb
 
-from ._listeners import CmdMessagesReceived, Dispatcher, MessagesReceived
+from ._listeners import CmdMessagesReceived, Dispatcher, MessagesReceived, MessageStream
 from ._message import ChatMessage, message_from_meta, message_to_meta, with_ack
 
 if TYPE_CHECKING:
@@ -65,6 +65,16 @@ class ChatManager:
     def remove_message_listener(self, listener: object) -> None:
         if listener in self._dispatcher.message_listeners:
             self._dispatcher.message_listeners.remove(listener)
+
+    def messages(self) -> MessageStream:
+        """Received messages one by one (an async iterator; bounded, with back-pressure).
+
+        Example:
+            >>> async with client.chat.messages() as inbox:  # doctest: +SKIP
+            ...     async for message in inbox:
+            ...         print(message.sender, message.body.text)
+        """
+        return MessageStream(self._dispatcher.subscribe())
 
     async def send_message(self, message: ChatMessage) -> ChatMessage:
         """Send a message; returns it with the server's ``msg_id`` and ``timestamp``.

@@ -43,6 +43,7 @@ __all__ = [
     "EventStream",
     "LoggedOut",
     "MessageListener",
+    "MessageStream",
     "MessagesReceived",
     "TokenExpired",
     "TokenWillExpire",
@@ -212,6 +213,46 @@ class EventStream:
             return await self.__anext__()
 
     async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class MessageStream:
+    """Received messages (chat and command) one by one, from a subscription taken when the
+    stream is created — so nothing that arrives after ``chat.messages()`` is missed.
+
+    Example:
+        >>> inbox = client.chat.messages()  # doctest: +SKIP
+        >>> message = await inbox.get(within=10)  # doctest: +SKIP
+    """
+
+    def __init__(self, events: EventStream) -> None:
+        self._events = events
+        self._ready: deque[ChatMessage] = deque()
+
+    def __aiter__(self) -> AsyncIterator[ChatMessage]:
+        return self
+
+    async def __anext__(self) -> ChatMessage:
+        while not self._ready:
+            event = await self._events.__anext__()
+            if isinstance(event, MessagesReceived | CmdMessagesReceived):
+                self._ready.extend(event.messages)
+        return self._ready.popleft()
+
+    async def get(self, within: float) -> ChatMessage:
+        """The next message, waiting at most ``within`` seconds (``TimeoutError`` after)."""
+        async with asyncio.timeout(within):
+            return await self.__anext__()
+
+    def close(self) -> None:
+        self._events.close()
+
+    async def __aenter__(self) -> MessageStream:
         return self
 
     async def __aexit__(
