@@ -14,6 +14,7 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Final
 
@@ -107,8 +108,6 @@ class ChatClient:
         self._login: Login | None = None
         self._expires_at_ms: int | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._renewal: asyncio.Future[ProvisionReply] | None = None
-        self._renewal_login: Login | None = None
 
     # -- public state ------------------------------------------------------------------
 
@@ -241,9 +240,7 @@ class ChatClient:
                 raise ChatError(ErrorCode.INVALID_TOKEN, "the token is empty")
             assert self._login is not None
             expires_at = await self._rest.token_expiry_ms(self._login.username, token)
-            if expires_at is None:  # the server lacks the route: prove it by reconnecting
-                expires_at = await self._renew_by_reconnect(token)
-            self._login = _with_token(self._login, token)
+            self._login = replace(self._login, token=token)
             self._start_token_timer(expires_at)
 
     # -- internals -----------------------------------------------------------------------
@@ -296,17 +293,11 @@ class ChatClient:
             if reason is not ErrorCode.NETWORK_ERROR:  # kicked: the session is over
                 await self._shutdown(LoggedOut(reason))
                 return
-            if self._renewal is not None:
-                self._set_state(S.RECONNECTING)
-                if await self._renewed():
-                    current = self._conn
-                    continue
             await self._dispatcher.emit(Disconnected(ErrorCode.NETWORK_ERROR))
             if not self.options.auto_reconnect:
                 await self._shutdown(LoggedOut(ErrorCode.NETWORK_ERROR))
                 return
-            if self._state is S.CONNECTED:
-                self._set_state(S.RECONNECTING)
+            self._set_state(S.RECONNECTING)
             current = await self._reconnect()
 
     async def _reconnect(self) -> MsyncConnection | None:
@@ -337,46 +328,13 @@ class ChatClient:
             return conn
 
     def _adopt(self, conn: MsyncConnection, reply: ProvisionReply) -> None:
-        self._conn, self._login = conn, conn.login
+        renewed = self._login is not None and self._login.token != conn.login.token
+        token = self._login.token if renewed and self._login else conn.login.token
+        self._conn, self._login = conn, replace(conn.login, token=token)
         self._set_state(S.CONNECTED)
-        if reply.token_expires_at_ms and reply.token_expires_at_ms != self._expires_at_ms:
-            self._start_token_timer(reply.token_expires_at_ms)
-
-    async def _renew_by_reconnect(self, token: str) -> int | None:
-        """Fallback of ``renew_token``: reconnect at once with the new token."""
-        assert self._login is not None
-        if self._state is S.RECONNECTING:  # the next attempt will use (and check) it
-            self._login = _with_token(self._login, token)
-            return None
-        loop = asyncio.get_running_loop()
-        self._renewal = loop.create_future()
-        renewal = self._renewal
-        assert self._login is not None
-        self._renewal_login = _with_token(self._login, token)
-        if self._conn is not None:
-            await self._conn.close()
-        try:
-            async with asyncio.timeout(self.options.connect_timeout + self.options.request_timeout):
-                reply = await renewal
-        finally:
-            self._renewal = None
-        return reply.token_expires_at_ms
-
-    async def _renewed(self) -> bool:
-        """In the supervisor: open with the renewal's token; True when it worked."""
-        renewal = self._renewal
-        assert renewal is not None
-        try:
-            assert self._renewal_login is not None
-            conn, reply = await self._open(self._renewal_login)
-        except ChatError as exc:
-            if not renewal.done():
-                renewal.set_exception(exc)
-            return False
-        self._adopt(conn, reply)
-        if not renewal.done():
-            renewal.set_result(reply)
-        return True
+        expiry = reply.token_expires_at_ms
+        if not renewed and expiry and expiry != self._expires_at_ms:
+            self._start_token_timer(expiry)
 
     def _start_token_timer(self, expires_at_ms: int | None) -> None:
         self._expires_at_ms = expires_at_ms
@@ -403,7 +361,6 @@ class ChatClient:
         tasks, self._tasks = self._tasks, {}
         conn, self._conn = self._conn, None
         rest, self._rest = self._rest, None
-        renewal, self._renewal = self._renewal, None
         self._expires_at_ms = None
         me = asyncio.current_task()
         for task in tasks.values():
@@ -415,8 +372,6 @@ class ChatClient:
                     await task
         if conn is not None:
             await conn.close(logout=logout)
-        if renewal is not None and not renewal.done():
-            renewal.set_exception(ChatError(ErrorCode.USER_NOT_LOGIN, "the session ended"))
         if final is not None:
             await self._dispatcher.emit(final)
         await self._dispatcher.end_session()
@@ -424,14 +379,3 @@ class ChatClient:
             await self._dispatcher.finish(CLOSE_TIMEOUT_S)
         if rest is not None:
             await rest.aclose()
-
-
-def _with_token(login: Login, token: str) -> Login:
-    return Login(
-        login.app_key,
-        login.username,
-        token,
-        login.resource,
-        login.device_name,
-        login.device_uuid,
-    )

@@ -15,7 +15,7 @@ from typing import Final
 from kibitz.protocol import ChatError, ErrorCode
 from kibitz.protocol._msync import pb
 
-__all__ = ["kick_code", "login_error", "rest_error", "route_missing", "send_error"]
+__all__ = ["kick_code", "login_error", "rest_error", "send_error"]
 
 S = pb.Status
 
@@ -159,12 +159,3 @@ def rest_error(http_status: int, body: object) -> ChatError:
             return ChatError(code, text)
     code = REST_ERRORS.get(error) or REST_STATUSES.get(http_status, ErrorCode.GENERAL_ERROR)
     return ChatError(code, text)
-
-
-def route_missing(http_status: int, body: object) -> bool:
-    """A 404 for the route itself (an older server), not for a resource it names."""
-    if http_status != 404:
-        return False
-    if not isinstance(body, dict) or "error" not in body:
-        return True
-    return str(body.get("error_description", "")).startswith("Service resource not found")

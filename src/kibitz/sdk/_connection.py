@@ -15,7 +15,6 @@ import logging
 import secrets
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
@@ -35,6 +34,7 @@ from kibitz.protocol._msync import (
 )
 
 from ._codes import kick_code, login_error, send_error
+from ._pull import Puller
 
 __all__ = ["Login", "MsyncConnection", "ProvisionReply"]
 
@@ -107,63 +107,6 @@ def _token_expiry(auth_token: str) -> int | None:
     return int(value) if isinstance(value, int | float) and value > 0 else None
 
 
-def _queue_key(queue: pb.JID) -> tuple[str, str]:
-    return (queue.name, queue.domain)
-
-
-class _Puller:
-    """Pull/ack per queue (protocol §5.6), one queue at a time, as the Web SDK does."""
-
-    def __init__(self, send: Callable[[bytes], Awaitable[None]]) -> None:
-        self._send = send
-        self._pending: OrderedDict[tuple[str, str], pb.JID] = OrderedDict()
-        self._current: pb.JID | None = None
-        self._last_key: int | None = None
-        self._again = False
-
-    async def want(self, queue: pb.JID) -> None:
-        key = _queue_key(queue)
-        if self._current is not None and _queue_key(self._current) == key:
-            self._again = True  # a notice during the pull: pull once more at the end
-            return
-        self._pending.setdefault(key, queue)
-        if self._current is None:
-            await self._next()
-
-    async def _pull(self, queue: pb.JID, key: int | None) -> None:
-        ul = pb.CommSyncUL(queue=queue)
-        if key is not None:
-            ul.key = key
-        await self._send(encode_frame(pb.MSync.SYNC, ul))
-
-    async def _next(self) -> None:
-        if self._current is not None and self._again:
-            queue = self._current
-        elif self._pending:
-            _, queue = self._pending.popitem(last=False)
-        else:
-            self._current = None
-            return
-        self._current, self._last_key, self._again = queue, None, False
-        await self._pull(queue, None)
-
-    async def on_batch(self, dl: pb.CommSyncDL) -> None:
-        """After the batch's metas were delivered: acknowledge, go on, or move on."""
-        if self._current is None or _queue_key(dl.queue) != _queue_key(self._current):
-            return  # a stale answer for a queue we are no longer pulling
-        if not dl.metas:  # the end of the queue (isLast comes only on empty batches)
-            await self._next()
-            return
-        next_key = dl.next_key if dl.HasField("next_key") else dl.metas[-1].id
-        if next_key == self._last_key:
-            log.warning("queue %s repeated next_key %s; abandoning it", dl.queue.name, next_key)
-            self._again = False
-            await self._next()
-            return
-        self._last_key = next_key
-        await self._pull(self._current, next_key)  # acknowledges everything <= next_key
-
-
 class MsyncConnection:
     """A logged-in msync WebSocket. ``open()`` logs in; ``run()`` reads until it ends."""
 
@@ -182,7 +125,7 @@ class MsyncConnection:
         self._heartbeat = heartbeat_interval
         self._on_metas = on_metas
         self._acks: dict[int, asyncio.Future[pb.CommSyncDL]] = {}
-        self._puller = _Puller(self._send)
+        self._puller = Puller(self._send)
         self._ended: ErrorCode | None = None
 
     # -- opening -----------------------------------------------------------------------

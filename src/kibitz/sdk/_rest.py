@@ -8,18 +8,16 @@ table in ``_codes``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from kibitz.protocol import ChatError, ErrorCode
 
-from ._codes import rest_error, route_missing
+from ._codes import rest_error
 
-__all__ = ["MISSING", "GrantedToken", "RestClient"]
-
-MISSING: Final = object()
+__all__ = ["GrantedToken", "RestClient"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +51,8 @@ class RestClient:
         token: str | None = None,
         json: Any = None,
         params: dict[str, Any] | None = None,
-        missing_ok: bool = False,
     ) -> Any:
-        """One request; returns the decoded JSON body of a 2xx answer, else raises.
-
-        With ``missing_ok``, a 404 that is not an Agora error (the route does not exist on
-        this server) returns ``MISSING`` instead of raising.
-        """
+        """One request; returns the decoded JSON body of a 2xx answer, else raises."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         url = self._prefix + path
         try:
@@ -78,8 +71,6 @@ class RestClient:
             body = response.json() if response.content else None
         except ValueError:
             body = None
-        if missing_ok and route_missing(response.status_code, body):
-            return MISSING
         if not response.is_success:
             raise rest_error(response.status_code, body)
         return body
@@ -106,17 +97,14 @@ class RestClient:
         )
         return _granted(body)
 
-    async def token_expiry_ms(self, username: str, token: str) -> int | None:
-        """When ``token`` expires, as the Web SDK's ``renewToken`` asks it; ``None`` when
-        the server has no such route."""
+    async def token_expiry_ms(self, username: str, token: str) -> int:
+        """When ``token`` expires (epoch ms), as the Web SDK's ``renewToken`` asks it; the
+        server checks that the token is a valid user token of ``username``."""
         body = await self.call(
             "GET",
             f"/sdk/users/{quote(username, safe='')}/token/expires",
             token=token,
-            missing_ok=True,
         )
-        if body is MISSING:
-            return None
         value = body.get("expire_timestamp") if isinstance(body, dict) else None
         if not isinstance(value, int):
             raise ChatError(ErrorCode.SERVER_UNKNOWN_ERROR, "no expire_timestamp in the answer")
