@@ -67,6 +67,7 @@ class Draft:
     recipient: str
     recipient_inbox: bool  # False: routed "online only" to a peer who is offline
     encode: Callable[[int, int], bytes]
+    require_recipient: bool = True  # False (REST): stored even if nobody has that name
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,8 @@ class Notice:
 
 class MessageStore(Protocol):
     async def append(self, drafts: Sequence[Draft]) -> list[Stored | None]:
-        """Write durably (one group commit); None where the recipient has no account."""
+        """Write durably (one group commit); None where a required recipient has no
+        account (a draft that does not require one is stored without an inbox row)."""
         ...
 
     async def ack(self, owner: str, resource: str, queue: str, key: int) -> None:
@@ -166,8 +168,13 @@ class MessagingService:
         body: pb.MessageBody,
         *,
         online_only: bool = False,
+        unknown_ok: bool = False,
     ) -> list[Stored | ChatError]:
-        """One message per recipient, all in one group commit; a result per recipient."""
+        """One message per recipient, all in one group commit; a result per recipient.
+
+        ``unknown_ok`` is Agora's REST behaviour: sending does not check that the recipient
+        exists, so a name without an account still gets a message id (and no delivery).
+        """
         validate_body(body)
         app = sender.app
         online = self._presence.online_users(app.id, list(recipients)) if online_only else set()
@@ -188,6 +195,7 @@ class MessagingService:
                     recipient=name,
                     recipient_inbox=not online_only or name in online,
                     encode=_meta_encoder(app.app_key, sender, name, body),
+                    require_recipient=not unknown_ok,
                 )
             )
         stored = await self.store.append(drafts) if drafts else []

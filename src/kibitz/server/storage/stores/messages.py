@@ -200,7 +200,7 @@ class SqlMessageStore:
             out: list[Stored | None] = []
             for d in job.drafts:
                 to_id = recipients.get((d.app_pk, d.recipient))
-                if to_id is None:
+                if to_id is None and d.require_recipient:
                     out.append(None)
                     continue
                 msg_id = self._ids.next_id()
@@ -218,7 +218,7 @@ class SqlMessageStore:
                     }
                 )
                 self_note = to_id == d.sender_id
-                if d.recipient_inbox and not self_note:
+                if to_id is not None and d.recipient_inbox and not self_note:
                     plan.inbox.append(_row(to_id, d.sender, msg_id, None))
                     plan.queues[(to_id, d.sender)] = msg_id
                 if d.sender_id is not None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import sdk, token, users
+from . import messages, sdk, token, users
 
 __all__ = ["ROUTERS"]
 
 # register_rest() mounts these in order; a new feature appends its router here.
-ROUTERS: list[APIRouter] = [token.router, users.router, sdk.router]
+ROUTERS: list[APIRouter] = [token.router, users.router, sdk.router, messages.router]
