@@ -16,7 +16,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -163,14 +163,7 @@ class MsyncConnection:
         resource = reply.resource or login.resource
         conn = cls(
             ws,
-            Login(
-                login.app_key,
-                login.username,
-                login.token,
-                resource,
-                login.device_name,
-                login.device_uuid,
-            ),
+            replace(login, resource=resource),
             request_timeout=request_timeout,
             heartbeat_interval=heartbeat_interval,
             on_metas=on_metas,
@@ -251,6 +244,8 @@ class MsyncConnection:
                     await self._handle(data)
         except (ConnectionClosed, ChatError):
             pass
+        except Exception:  # a bug in handling must not leave a half-dead session behind
+            log.exception("msync reader failed; dropping the connection")
         finally:
             if self._ended is None:
                 self._ended = ErrorCode.NETWORK_ERROR
