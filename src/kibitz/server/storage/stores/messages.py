@@ -232,8 +232,9 @@ class SqlMessageStore:
         if not plan.messages:
             return
         await conn.execute(messages.insert(), plan.messages)
-        if plan.inbox:
-            await conn.execute(inbox.insert(), plan.inbox)
+        if not plan.inbox:
+            return
+        await conn.execute(inbox.insert(), plan.inbox)
         ins = self._insert(queues)
         stmt = ins.on_conflict_do_update(
             index_elements=[queues.c.owner, queues.c.queue],

@@ -1,0 +1,177 @@
+"""The message store on SQLite and PostgreSQL: group commit, inboxes, cursors, devices."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from kibitz.server.app import build_services
+from kibitz.server.domain.accounts import NewUser
+from kibitz.server.domain.messaging import Draft
+from kibitz.server.domain.models import App, User
+from kibitz.server.services import Services
+from kibitz.server.settings import Settings
+from kibitz.server.storage.migrate import migrate
+from kibitz.server.storage.schema import cursors, devices, inbox, queues
+from kibitz.server.storage.stores import messages as store_module
+from kibitz.server.storage.stores.messages import SqlMessageStore
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class World:
+    services: Services
+    store: SqlMessageStore
+    app: App
+    alice: User
+    bob: User
+
+    def draft(self, sender: User | None, to: str, *, resource: str = "r1", **kw: object) -> Draft:
+        name = sender.username if sender else "admin"
+        return Draft(
+            app_pk=self.app.id,
+            chat_type="chat",
+            sender=name,
+            sender_id=sender.id if sender else None,
+            sender_resource=resource,
+            recipient=to,
+            recipient_inbox=True,
+            encode=lambda i, ts: f"{i}:{ts}:{name}>{to}".encode(),
+            **kw,  # type: ignore[arg-type]
+        )
+
+
+@pytest.fixture
+async def world(settings_factory: Callable[..., Settings]) -> AsyncIterator[World]:
+    services = build_services(settings_factory())
+    await migrate(services.engine)
+    store = services.messages
+    await store.start()
+    app = await services.apps.create("acme", "chat")
+    created = await services.accounts.register(app, [NewUser("alice"), NewUser("bob")])
+    alice, bob = created.created
+    try:
+        yield World(services, store, app, alice, bob)
+    finally:
+        await store.aclose()
+        await services.engine.dispose()
+
+
+async def test_append_pull_ack(world: World) -> None:
+    s, alice, bob = world.store, world.alice, world.bob
+    stored = await s.append([world.draft(alice, "bob") for _ in range(3)])
+    ids = [x.id for x in stored if x is not None]
+    assert len(ids) == 3 and ids == sorted(ids)
+    await s.register_device(bob.id, "b1", 1)
+    got = await s.pull(bob.id, "b1", "alice", 0, 10)
+    assert [i for i, _ in got] == ids
+    assert got[0][1].startswith(f"{ids[0]}:".encode())
+    assert [(q.queue, q.count) for q in await s.unread(bob.id, "b1")] == [("alice", 3)]
+    await s.ack(bob.id, "b1", "alice", ids[1])
+    assert [i for i, _ in await s.pull(bob.id, "b1", "alice", 0, 10)] == ids[2:]
+    await s.ack(bob.id, "b1", "alice", ids[0])  # an older key never moves a cursor back
+    assert [(q.queue, q.count) for q in await s.unread(bob.id, "b1")] == [("alice", 1)]
+
+
+async def test_unknown_recipient(world: World) -> None:
+    s = world.store
+    assert await s.append([world.draft(world.alice, "nobody")]) == [None]
+    (stored,) = await s.append([world.draft(None, "nobody", require_recipient=False)])
+    assert stored is not None and stored.id > 0
+
+
+async def test_own_copies_skip_the_sending_device(world: World) -> None:
+    s, alice = world.store, world.alice
+    for r in ("a1", "a2"):
+        await s.register_device(alice.id, r, 1)
+    (stored,) = await s.append([world.draft(alice, "bob", resource="a1")])
+    assert stored is not None
+    assert await s.pull(alice.id, "a1", "alice", 0, 10) == []
+    assert [i for i, _ in await s.pull(alice.id, "a2", "alice", 0, 10)] == [stored.id]
+    (qc,) = await s.unread(alice.id, "a1")  # only a1's own send: counted 0, last id known
+    assert (qc.queue, qc.count, qc.last_id) == ("alice", 0, stored.id)
+
+
+async def test_new_device_starts_at_the_most_advanced_cursor(world: World) -> None:
+    s, alice, bob = world.store, world.alice, world.bob
+    await s.register_device(bob.id, "b1", 1)
+    first = await s.append([world.draft(alice, "bob")])
+    assert first[0] is not None
+    await s.ack(bob.id, "b1", "alice", first[0].id)
+    second = await s.append([world.draft(alice, "bob")])
+    assert second[0] is not None
+    assert await s.register_device(bob.id, "b2", 2) is True
+    assert await s.register_device(bob.id, "b2", 3) is False
+    assert [i for i, _ in await s.pull(bob.id, "b2", "alice", 0, 10)] == [second[0].id]
+
+
+async def test_old_devices_are_forgotten(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "KEEP_DEVICES", 3)
+    s, bob = world.store, world.bob
+    for i in range(5):
+        await s.register_device(bob.id, f"b{i}", i)
+    assert [d.resource for d in await s.devices(bob.id)] == ["b4", "b3", "b2"]
+
+
+async def test_concurrent_sends_share_commits(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = world.store
+    batches: list[int] = []
+    original = s._commit
+
+    async def counting(batch: list[object]) -> None:
+        batches.append(len(batch))
+        await original(batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(s, "_commit", counting)
+    results = await asyncio.gather(
+        *(s.append([world.draft(world.alice, "bob")]) for _ in range(200))
+    )
+    ids = [r[0].id for r in results if r[0] is not None]
+    assert len(set(ids)) == 200
+    assert sum(batches) == 200 and len(batches) < 50  # group commit, not one per send
+    rows = await s.pull(world.bob.id, "b1", "alice", 0, 1000)
+    assert [i for i, _ in rows] == sorted(ids)
+
+
+async def test_a_failing_job_does_not_sink_its_batch(world: World) -> None:
+    s = world.store
+    # An acknowledgement for a device that never logged in breaks its foreign key.
+    bad = asyncio.create_task(s.ack(world.bob.id, "ghost", "alice", 1))
+    good = asyncio.create_task(s.append([world.draft(world.alice, "bob")]))
+    with pytest.raises(Exception):  # noqa: B017 - the driver's IntegrityError
+        await bad
+    assert (await good)[0] is not None
+
+
+async def test_deleting_a_user_removes_its_mailbox(world: World) -> None:
+    s, alice, bob = world.store, world.alice, world.bob
+    await s.register_device(bob.id, "b1", 1)
+    stored = await s.append([world.draft(alice, "bob")])
+    assert stored[0] is not None
+    await s.ack(bob.id, "b1", "alice", stored[0].id)
+    await world.services.accounts.delete(world.app, ["bob"])
+    async with world.services.engine.connect() as conn:
+        for table in (inbox, queues, devices, cursors):
+            count = await conn.scalar(
+                select(func.count()).select_from(table).where(table.c.owner == bob.id)
+            )
+            assert count == 0, table.name
+
+
+async def test_close_writes_what_is_queued(world: World) -> None:
+    s = world.store
+    pending = [asyncio.create_task(s.append([world.draft(world.alice, "bob")])) for _ in range(20)]
+    await asyncio.sleep(0)  # let them queue
+    await s.aclose()
+    results = [await p for p in pending]
+    assert all(r[0] is not None for r in results)
+    with pytest.raises(RuntimeError):
+        await s.append([world.draft(world.alice, "bob")])
+    await s.start()  # the fixture closes it again
