@@ -6,7 +6,6 @@ import pytest
 
 from kibitz import (
     AdminClient,
-    ChatError,
     ChatMessage,
     Connected,
     ConnectionState,
@@ -127,11 +126,6 @@ async def test_events_iterator_sees_the_session(
         assert [e async for e in events] == []
 
 
-@pytest.mark.xfail(
-    reason="POST /messages/users is not on the server yet (docs/sdk-findings.md)",
-    raises=ChatError,
-    strict=False,
-)
 async def test_admin_sends_as_a_user(
     live: Live, clients: Clients, admin: AdminClient, pair: dict[str, str]
 ) -> None:
