@@ -160,6 +160,9 @@ class ChatMessage:
         self.body.validate()
         ext_to_keyvalues(self.ext)  # raises MESSAGE_INVALID for values that cannot travel
 
+    def __hash__(self) -> int:  # ``ext`` is a dict: hash the identifying fields only
+        return hash((self.msg_id, self.local_id, self.sender, self.to, self.timestamp))
+
     def __repr__(self) -> str:
         what = self.body.text if self.body.kind is ContentKind.TEXT else self.body.kind.value
         return (
