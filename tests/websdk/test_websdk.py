@@ -298,7 +298,15 @@ def test_fifth_device_refused(lane: Lane, sdk: str) -> None:
 
 @sdk_param
 @pytest.mark.parametrize(
-    "case", ["force_logout", "password_change", "user_deleted", "deactivated", "kick_by_resource"]
+    "case",
+    [
+        "force_logout",
+        "password_change",
+        "user_deleted",
+        "deactivated",
+        "kick_by_resource",
+        "same_resource",
+    ],
 )
 def test_kick(lane: Lane, sdk: str, case: str) -> None:
     lane.run("kicks", case, sdk)

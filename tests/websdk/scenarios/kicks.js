@@ -12,9 +12,9 @@ const KICK = {
 // Provision refusal of a deactivated user (PERMISSION_DENIED → "Auth failed").
 const AUTH_ERROR = 2
 
-async function login(ctx, name, deviceId) {
+async function login(ctx, name, label, deviceId) {
     const u = user(ctx, name)
-    const client = new Client(ctx, deviceId || name)
+    const client = new Client(ctx, label || name, { deviceId: deviceId || label || name })
     await client.open({ user: u.name, pwd: u.password })
     return client
 }
@@ -104,5 +104,19 @@ run({
         await expectAlive(ctx, alice, d2, 'still here')
         check(d2.all('onDisconnected').length === 0, 'the other device was disconnected too', d2.names())
         return { kicked: d1.resource, kept: d2.resource }
+    },
+
+    async same_resource(ctx) {
+        // Two tabs of one browser share the SDK's cached device id, hence the resource. The
+        // newer login takes over and the older one is kicked (206), as Easemob documents for
+        // isFixedDeviceId; a plain close would make the two reconnect and evict each other.
+        const tab1 = await login(ctx, 'bob', 'bob-tab1', 'bob-tab')
+        const tab2 = await login(ctx, 'bob', 'bob-tab2', 'bob-tab')
+        check(tab1.resource === tab2.resource, 'the tabs got different resources', [tab1.resource, tab2.resource])
+        await expectKicked(tab1, KICK.USER_LOGIN_ANOTHER_DEVICE)
+        const alice = await login(ctx, 'alice')
+        await expectAlive(ctx, alice, tab2, 'to the newer tab')
+        check(tab2.all('onReconnecting').length === 0, 'the newer tab was evicted', tab2.names())
+        return { resource: tab2.resource }
     },
 })

@@ -178,7 +178,7 @@ class Dispatcher:
             provision_frame(pb.Status.OK, resource=resource, expires_at_ms=principal.expires_at_ms)
         )
         if replaced is not None:
-            await replaced.replaced()
+            await conn.spawn(replaced.kick(ErrorCode.USER_LOGIN_ANOTHER_DEVICE, prov.reason))
         for old in kicked:
             await conn.spawn(old.kick(ErrorCode.USER_LOGIN_ANOTHER_DEVICE, prov.reason))
 
