@@ -276,7 +276,7 @@ def test_login(lane: Lane, sdk: str, case: str) -> None:
 
 @sdk_param
 @pytest.mark.parametrize(
-    "case", ["kinds", "unknown_recipient", "multi_device", "acks", "rest_send"]
+    "case", ["kinds", "unknown_recipient", "too_large", "multi_device", "acks", "rest_send"]
 )
 def test_messages(lane: Lane, sdk: str, case: str) -> None:
     lane.run("messages", case, sdk)

@@ -156,4 +156,15 @@ run({
         check(loc.lat === 39.966 && loc.lng === 116.322 && loc.addr === 'Beijing', 'loc', loc)
         return { ids }
     },
+
+    async too_large(ctx) {
+        // Over the 5 KB content limit: refused with the one PERMISSION_DENIED reason the SDK
+        // maps ("Sorry, data is too large" → 511), and the connection stays usable.
+        const alice = await login(ctx, 'alice')
+        const to = user(ctx, 'bob').name
+        const refused = await alice.trySend({ type: 'txt', to, msg: 'x'.repeat(6000) })
+        check(!refused.ok && refused.type === 511, `expected SDK type 511, got ${JSON.stringify(refused)}`)
+        const ok = await alice.send({ type: 'txt', to, msg: 'small' })
+        return { refused, next: ok.serverMsgId }
+    },
 })
