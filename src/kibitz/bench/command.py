@@ -128,6 +128,13 @@ def _cpu(_: Any, __: Any, value: int | None) -> int | None:
     help="saturate: at most this many steps per mode.",
 )
 @click.option(
+    "--sat-refine",
+    type=int,
+    default=_D.sat_refine,
+    show_default=True,
+    help="saturate: extra steps bisecting between the best pass and the first failure.",
+)
+@click.option(
     "--sat-duration",
     type=float,
     default=_D.sat_duration,

@@ -44,9 +44,10 @@ class BenchConfig:
     # saturate
     sat_pairs: int = 50
     sat_start: float = 1000.0  # 1:1 msg/s at the first step
-    sat_fanout_start: float = 2000.0  # fan-out deliveries/s at the first step
+    sat_fanout_start: float = 1000.0  # fan-out deliveries/s at the first step
     sat_factor: float = 1.5
     sat_steps: int = 8
+    sat_refine: int = 2  # bisection steps between the best pass and the first failure
     sat_duration: float = 5.0
     latency_limit_ms: float = 1000.0
     loss_limit: float = 0.001

@@ -23,6 +23,7 @@ from .worker import OpenSpec
 __all__ = ["Context", "run_scenario"]
 
 _ACK_TIMEOUT_S = 15.0  # the SDK's send timeout
+_KEEP_UP = 0.9  # a sustained step delivers at least this share of the offered rate
 
 
 @dataclass
@@ -99,9 +100,20 @@ def _pairs(ctx: Context, count: int, offset: int = 0) -> list[tuple[int, str, in
 
 
 def _measure(
-    ctx: Context, label: str, cmd: str, args: Sequence[Any], planned: int, owners: dict[int, int]
+    ctx: Context,
+    label: str,
+    cmd: str,
+    args: Sequence[Any],
+    planned: int,
+    owners: dict[int, int],
+    window_s: float,
 ) -> dict[str, Any]:
-    """arm → send → settle (acks) → drain (deliveries); merged figures."""
+    """arm → send → settle (acks) → drain (deliveries); merged figures.
+
+    Delivered/s counts deliveries over the longer of the send window and the span from the
+    first to the last receipt: a server that keeps up delivers at the offered rate, one that
+    falls behind stretches the span.
+    """
     pool, mon = ctx.pool, ctx.monitor
     ctx.phase_no += 1
     pool.call("arm", [ctx.phase_no] * pool.size)
@@ -125,9 +137,9 @@ def _measure(
     acked = {k for r in final for k in r["acked"]}
     received = {k for r in final for k in r["received"]}
     lost = len(acked - received)
-    start_ns = min(r["start_ns"] for r in sends)
+    firsts = [r["first_rx_ns"] for r in final if r["first_rx_ns"]]
     last_ns = max(r["last_rx_ns"] for r in final)
-    span = (last_ns - start_ns) / 1e9 if last_ns > start_ns else 0.0
+    span = max(window_s, (last_ns - min(firsts)) / 1e9 if firsts else 0.0)
     out: dict[str, Any] = {
         "sent": sum(r["sent"] for r in final),
         "acked": len(acked),
@@ -216,7 +228,7 @@ def echo(ctx: Context) -> dict[str, Any]:
     ctx.pool.call("flows", [(chunk, True) for chunk in dealt])
     args = [(True, len(chunk) * cfg.echo_rate, cfg.duration) for chunk in dealt]
     planned = int(cfg.pairs * cfg.echo_rate * cfg.duration)
-    out = _measure(ctx, "echo", "send", args, planned, owners)
+    out = _measure(ctx, "echo", "send", args, planned, owners, cfg.duration)
     out.update(
         pairs=cfg.pairs,
         rate_per_pair=cfg.echo_rate,
@@ -261,7 +273,7 @@ def fanout(ctx: Context) -> dict[str, Any]:
     owners = _fanout_setup(ctx, "fanout: login")
     args = [(cfg.rate if w == 0 else 0.0, cfg.duration) for w in range(ctx.pool.size)]
     planned = int(cfg.rate * cfg.duration) * cfg.receivers
-    out = _measure(ctx, "fanout", "fanout", args, planned, owners)
+    out = _measure(ctx, "fanout", "fanout", args, planned, owners, cfg.duration)
     out.update(
         receivers=cfg.receivers,
         rate=cfg.rate,
@@ -273,7 +285,8 @@ def fanout(ctx: Context) -> dict[str, Any]:
     return out
 
 
-def _step_ok(step: dict[str, Any], cfg: BenchConfig) -> tuple[bool, str]:
+def _step_ok(step: dict[str, Any], offered: float, cfg: BenchConfig) -> tuple[bool, str]:
+    """A step is sustained when p99, loss and the delivered rate all hold."""
     p99 = step["latency"]["p99_ms"]
     if p99 is None:
         return False, "nothing delivered"
@@ -283,24 +296,45 @@ def _step_ok(step: dict[str, Any], cfg: BenchConfig) -> tuple[bool, str]:
     bad = step["lost"] + step["unacked"] + step["refused"] + step["not_sent"]
     if bad / base > cfg.loss_limit:
         return False, f"loss {100 * bad / base:.2f}% > {100 * cfg.loss_limit:.2f}%"
+    if step["delivered_per_s"] < _KEEP_UP * offered:
+        return False, f"delivered {step['delivered_per_s']:.0f}/s < {_KEEP_UP:.0%} of offered"
     return True, ""
 
 
 def _stepper(ctx: Context, mode: str, start: float, run: Any) -> dict[str, Any]:
+    """Raise the rate by ``--sat-factor`` until a step fails (lower it first if the first
+    step fails), then bisect between the best pass and the first failure."""
     cfg = ctx.cfg
     steps: list[dict[str, Any]] = []
-    rate, stop_reason = start, f"reached --sat-steps {cfg.sat_steps}"
-    for n in range(cfg.sat_steps):
-        step = run(rate, f"saturate {mode} @{rate:.0f}/s")
-        ok, why = _step_ok(step, cfg)
-        step.update(offered_per_s=rate, step=n, passed=ok, failed_because=why or None)
-        steps.append(step)
+    passed: list[float] = []
+    failed: list[float] = []
+    stop_reason = f"reached --sat-steps {cfg.sat_steps}"
+
+    def step(rate: float) -> None:
+        nonlocal stop_reason
+        result = run(rate, f"saturate {mode} @{rate:.0f}/s")
+        ok, why = _step_ok(result, rate, cfg)
+        result.update(offered_per_s=rate, step=len(steps), passed=ok, failed_because=why or None)
+        steps.append(result)
+        (passed if ok else failed).append(rate)
         if not ok:
             stop_reason = why
+
+    rate = start
+    while len(steps) < cfg.sat_steps:
+        step(rate)
+        if failed and passed:
             break
-        rate *= cfg.sat_factor
-    passing = [s for s in steps if s["passed"]]
-    best = max(passing, key=lambda s: s["delivered_per_s"], default=None)
+        rate = rate * cfg.sat_factor if not failed else rate / cfg.sat_factor
+    for _ in range(cfg.sat_refine):
+        if not (passed and failed):
+            break
+        lo, hi = max(passed), min(r for r in failed if r > max(passed))
+        if hi / lo < 1.05:
+            break
+        step((lo * hi) ** 0.5)
+    good = [s for s in steps if s["passed"]]
+    best = max(good, key=lambda s: s["delivered_per_s"], default=None)
     return {
         "steps": steps,
         "max_sustained_per_s": best["delivered_per_s"] if best else 0.0,
@@ -327,7 +361,8 @@ def saturate(ctx: Context) -> dict[str, Any]:
 
     def one_to_one(rate: float, label: str) -> dict[str, Any]:
         args = [(False, rate * len(chunk) / len(pairs), cfg.sat_duration) for chunk in dealt]
-        return _measure(ctx, label, "send", args, int(rate * cfg.sat_duration), owners)
+        planned = int(rate * cfg.sat_duration)
+        return _measure(ctx, label, "send", args, planned, owners, cfg.sat_duration)
 
     out["1:1"] = _stepper(ctx, "1:1", cfg.sat_start, one_to_one)
     out["1:1"]["pairs"] = cfg.sat_pairs
@@ -339,7 +374,7 @@ def saturate(ctx: Context) -> dict[str, Any]:
         per_s = rate / cfg.receivers
         args = [(per_s if w == 0 else 0.0, cfg.sat_duration) for w in range(pool.size)]
         planned = int(per_s * cfg.sat_duration) * cfg.receivers
-        return _measure(ctx, label, "fanout", args, planned, f_owners)
+        return _measure(ctx, label, "fanout", args, planned, f_owners, cfg.sat_duration)
 
     out["fanout"] = _stepper(ctx, "fanout", cfg.sat_fanout_start, fan)
     out["fanout"]["receivers"] = cfg.receivers

@@ -50,6 +50,7 @@ class Recorder:
     self_echo: int = 0
     failed: int = 0
     lost_sessions: int = 0
+    first_rx_ns: int = 0
     last_rx_ns: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     received_keys: set[int] = field(default_factory=set)
@@ -65,7 +66,8 @@ class Recorder:
     def arm(self, phase: int) -> None:
         self.phase = phase % 100
         self.sent = self.skipped = self.received_n = self.dup = self.stale = 0
-        self.self_echo = self.failed = self.lost_sessions = self.last_rx_ns = 0
+        self.self_echo = self.failed = self.lost_sessions = 0
+        self.first_rx_ns = self.last_rx_ns = 0
         self.errors.clear()
         self.received_keys = set()
         self.acked_keys = []
@@ -108,6 +110,8 @@ class Recorder:
                 continue
             self.received_keys.add(key)
             self.received_n += 1
+            if not self.first_rx_ns:
+                self.first_rx_ns = now
             self.last_rx_ns = now
             kind = body[0]
             if kind == PING:

@@ -234,5 +234,6 @@ class Worker:
             "latency_ns": rec.latency,
             "ack_ns": rec.ack_latency,
             "lag_ns": rec.lag,
+            "first_rx_ns": rec.first_rx_ns,
             "last_rx_ns": rec.last_rx_ns,
         }
