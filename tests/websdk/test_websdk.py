@@ -288,6 +288,17 @@ def test_offline_in_order_exactly_once(lane: Lane, sdk: str) -> None:
     assert result["delivered"] == 12
 
 
+@sdk_param
+def test_offline_several_queues(lane: Lane, sdk: str) -> None:
+    users = lane.users(CHAT_APP, "alice", "bob", "carol")
+    assert lane.run("offline", "several_queues", sdk, users=users)["delivered"] == 12
+
+
+@sdk_param
+def test_offline_own_device_copy(lane: Lane, sdk: str) -> None:
+    lane.run("offline", "own_copy_offline", sdk)
+
+
 # -- devices and kicks ----------------------------------------------------------------------
 
 

@@ -98,4 +98,47 @@ run({
         check(JSON.stringify(texts) === JSON.stringify(want), 'messages lost, repeated or reordered', texts)
         return { reconnects: bob.all('onReconnecting').length }
     },
+
+    async several_queues(ctx) {
+        // Two senders while bob is away: his UNREAD lists two queues, which the SDK pulls in
+        // parallel (notes §5.3); each arrives in order, once, between one Start and one Finish.
+        const count = 6
+        const alice = await login(ctx, 'alice')
+        const carol = await login(ctx, 'carol')
+        const to = user(ctx, 'bob').name
+        for (let i = 0; i < count; i++) {
+            await alice.send({ type: 'txt', to, msg: `a-${i}` })
+            await carol.send({ type: 'txt', to, msg: `c-${i}` })
+        }
+        const bob = await login(ctx, 'bob')
+        await bob.waitForCount('onTextMessage', 2 * count, () => true, 10000)
+        await bob.waitFor('onOfflineMessageSyncFinish', () => true, 5000)
+        const texts = bob.all('onTextMessage').map(m => m.msg)
+        for (const tag of ['a', 'c']) {
+            const mine = texts.filter(t => t.startsWith(`${tag}-`))
+            const want = Array.from({ length: count }, (_, i) => `${tag}-${i}`)
+            check(JSON.stringify(mine) === JSON.stringify(want), `queue ${tag} out of order or duplicated`, texts)
+        }
+        check(texts.length === 2 * count, 'extra messages', texts)
+        check(bob.all('onOfflineMessageSyncStart').length === 1, 'Start fired more than once', bob.names())
+        return { delivered: texts.length }
+    },
+
+    async own_copy_offline(ctx) {
+        // A device that is offline when another device of the same user sends gets the copy
+        // at its next login (multi-device sync covers offline devices too).
+        const b = user(ctx, 'bob')
+        const phone = new Client(ctx, 'bob-phone')
+        await phone.open({ user: b.name, pwd: b.password })
+        phone.close()
+        await phone.waitFor('onDisconnected', () => true, 5000)
+        const laptop = await login(ctx, 'bob', 'bob-laptop')
+        const ack = await laptop.send({ type: 'txt', to: user(ctx, 'alice').name, msg: 'sent from the laptop' })
+        const again = new Client(ctx, 'bob-phone-again', { deviceId: 'bob-phone' })
+        await again.open({ user: b.name, pwd: b.password })
+        const copy = await again.waitFor('onTextMessage', m => m.msg === 'sent from the laptop', 8000)
+        check(copy.from === b.name && copy.to === user(ctx, 'alice').name, 'copy from/to', copy)
+        check(copy.id === ack.serverMsgId, 'copy id differs from the ack', { copy, ack })
+        return { id: copy.id }
+    },
 })
