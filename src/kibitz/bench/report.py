@@ -9,6 +9,8 @@ from typing import Any
 
 from .config import TARGETS
 
+_CONTENDED_PCT = 10.0
+
 __all__ = ["check_targets", "markdown", "traffic_rows", "write_json", "write_plots"]
 
 
@@ -85,21 +87,22 @@ def markdown(run: dict[str, Any]) -> str:
     if c:
         out += [
             "| sessions | logged in | failures | logins/s | login p50 ms | login p99 ms "
-            "| server RSS MB | RSS/session KB | server CPU % | generator CPU % |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| server RSS MB | RSS/session KB | server CPU % | others on its core % "
+            "| generator CPU % |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             f"| {_f(c['sessions'])} | {_f(c['connected'])} | {sum(c['failures'].values())} "
             f"| {_f(c['logins_per_s'], 0)} | {_ms(c['latency']['p50_ms'])} "
             f"| {_ms(c['latency']['p99_ms'])} | {_f(c['server_rss_mb'])} "
             f"| {_f(c['rss_per_session_kb'])} | {_f(c['server_cpu_pct'], 0)} "
-            f"| {_f(c['generator_cpu_pct'], 0)} |",
+            f"| {_f(c.get('other_load_pct'), 0)} | {_f(c['generator_cpu_pct'], 0)} |",
             "",
         ]
     rows = list(traffic_rows(res))
     if rows:
         out += [
             "| phase | offered/s | delivered/s | p50 ms | p95 ms | p99 ms | max ms | lost "
-            "| not acked | server CPU % | generator CPU % |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| not acked | server CPU % | others on its core % | generator CPU % |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for label, p in rows:
             lat = p["latency"]
@@ -110,7 +113,8 @@ def markdown(run: dict[str, Any]) -> str:
                 f"| {label} | {_f(offered, 0)} | {_f(p['delivered_per_s'], 0)} "
                 f"| {_ms(lat['p50_ms'])} | {_ms(lat['p95_ms'])} | {_ms(lat['p99_ms'])} "
                 f"| {_ms(lat['max_ms'])} | {p['lost']} | {p['unacked'] + p['refused']} "
-                f"| {_f(p['server_cpu_pct'], 0)} | {_f(p['generator_cpu_pct'], 0)} |"
+                f"| {_f(p['server_cpu_pct'], 0)} | {_f(p.get('other_load_pct'), 0)} "
+                f"| {_f(p['generator_cpu_pct'], 0)} |"
             )
         out.append("")
     sat = res.get("saturate")
@@ -144,6 +148,20 @@ def markdown(run: dict[str, Any]) -> str:
 
 def _notes(run: dict[str, Any]) -> list[str]:
     notes = []
+    phases = list(traffic_rows(run["results"]))
+    if "connect" in run["results"]:
+        phases.insert(0, ("connect", run["results"]["connect"]))
+    busy = [
+        f"{label} ({p['other_load_pct']:.0f}%)"
+        for label, p in phases
+        if (p.get("other_load_pct") or 0) > _CONTENDED_PCT
+    ]
+    if busy:
+        notes.append(
+            "other processes used the server's core during: "
+            + ", ".join(busy)
+            + " — the machine was shared; rerun those figures on a quiet machine."
+        )
     for label, p in traffic_rows(run["results"]):
         if p["generator_cpu_pct"] and p["generator_cpu_pct"] > 80 * run["config"]["procs"]:
             notes.append(

@@ -90,6 +90,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     if cfg.client_cpu is not None:
         os.sched_setaffinity(0, {cfg.client_cpu})
     started = datetime.now(UTC).isoformat(timespec="seconds")
+    load_start = os.getloadavg()
     server: LocalServer | None = None
     pool: Pool | None = None
     try:
@@ -102,7 +103,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
             endpoint = server.start()
         else:
             endpoint = Endpoint.remote(cfg)
-        monitor = ServerMonitor(server.pid if server else None)
+        monitor = ServerMonitor(server.pid if server else None, cfg.server_cpu)
         if monitor.missing:
             progress.note(monitor.missing)
         token = app_token(endpoint)
@@ -135,7 +136,11 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         return {
             "started_at": started,
             "command": " ".join(["kibitz", *sys.argv[1:]]) if sys.argv else "kibitz bench",
-            "machine": machine_info(),
+            "machine": {
+                **machine_info(),
+                "loadavg_start": load_start,
+                "loadavg_end": os.getloadavg(),
+            },
             "config": cfg.public(),
             "server": {
                 "local": cfg.local,

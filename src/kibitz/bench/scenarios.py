@@ -123,9 +123,9 @@ def _measure(
         _, sent, received, errors = pool.totals()
         ctx.progress.update(sent, f"recv {received} err {errors}")
 
-    cpu0, wall0 = mon.cpu_s(), time.monotonic()
+    mark = mon.mark()
     sends = pool.call(cmd, args, tick)
-    cpu1, wall1 = mon.cpu_s(), time.monotonic()
+    usage = mon.since(mark)
     first = pool.call("settle", [(_ACK_TIMEOUT_S, None)] * pool.size, tick)
     expected: list[list[int]] = [[] for _ in range(pool.size)]
     for r in first:
@@ -157,9 +157,7 @@ def _measure(
         "latency": summarize_ns(r["latency_ns"] for r in final),
         "ack_latency": summarize_ns(r["ack_ns"] for r in final),
         "send_lag": summarize_ns(r["lag_ns"] for r in final),
-        "server_cpu_pct": 100.0 * (cpu1 - cpu0) / (wall1 - wall0)
-        if cpu0 is not None and cpu1 is not None
-        else None,
+        **usage,
         "generator_cpu_pct": _gen_cpu(sends),
         "server_rss_mb": (mon.rss() or 0) / 2**20 if mon.rss() is not None else None,
     }
@@ -181,9 +179,9 @@ def _ms(v: float | None) -> str:
 def connect(ctx: Context) -> dict[str, Any]:
     cfg, mon = ctx.cfg, ctx.monitor
     rss0 = mon.rss()
-    cpu0, t0 = mon.cpu_s(), time.monotonic()
+    mark = mon.mark()
     owners, results = _open(ctx, "connect", ctx.users[: cfg.sessions], cfg.ramp)
-    cpu1, t1 = mon.cpu_s(), time.monotonic()
+    usage = mon.since(mark)
     connected = sum(r["connected"] for r in results)
     elapsed = max((r["elapsed_s"] for r in results), default=0.0)
     if cfg.hold > 0:
@@ -197,9 +195,7 @@ def connect(ctx: Context) -> dict[str, Any]:
         "elapsed_s": elapsed,
         "logins_per_s": connected / elapsed if elapsed > 0 else 0.0,
         "latency": summarize_ns(r["connect_ns"] for r in results),
-        "server_cpu_pct": 100.0 * (cpu1 - cpu0) / (t1 - t0)
-        if cpu0 is not None and cpu1 is not None
-        else None,
+        **usage,
         "generator_cpu_pct": _gen_cpu(results),
         "server_rss_before_mb": rss0 / 2**20 if rss0 is not None else None,
         "server_rss_mb": rss1 / 2**20 if rss1 is not None else None,

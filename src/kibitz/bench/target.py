@@ -168,12 +168,42 @@ class LocalServer:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-class ServerMonitor:
-    """CPU seconds and RSS of the local server process (psutil), ``None`` when unknown."""
+def _cpu_busy_s() -> dict[str, float]:
+    """Busy seconds per CPU (``cpu``, ``cpu0``, …) from /proc/stat; empty elsewhere."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for line in lines:
+        if not line.startswith("cpu"):
+            break
+        name, *fields = line.split()
+        v = [int(x) for x in fields[:8]]
+        out[name] = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tick  # all but idle, iowait
+    return out
 
-    def __init__(self, pid: int | None) -> None:
+
+@dataclass(frozen=True)
+class Mark:
+    wall: float
+    server_cpu_s: float | None
+    busy: dict[str, float]
+
+
+class ServerMonitor:
+    """CPU and RSS of the local server process (psutil), and how busy its core was.
+
+    On a shared machine other processes may run on the server's core despite the pinning;
+    ``other_load_pct`` (core busy minus server) says how much, so a reader can discount a run.
+    """
+
+    def __init__(self, pid: int | None, server_cpu: int | None = None) -> None:
         self.missing = ""
         self._proc: Any = None
+        self._core = f"cpu{server_cpu}" if server_cpu is not None else "cpu"
+        self._ncpu = 1 if server_cpu is not None else (os.cpu_count() or 1)
         if pid is None:
             return
         try:
@@ -191,6 +221,26 @@ class ServerMonitor:
 
     def rss(self) -> int | None:
         return int(self._proc.memory_info().rss) if self._proc is not None else None
+
+    def mark(self) -> Mark:
+        return Mark(time.monotonic(), self.cpu_s(), _cpu_busy_s())
+
+    def since(self, m: Mark) -> dict[str, float | None]:
+        """server_cpu_pct (of one core), server_core_busy_pct, other_load_pct."""
+        now = self.mark()
+        wall = max(now.wall - m.wall, 1e-9)
+        server = (
+            100.0 * (now.server_cpu_s - m.server_cpu_s) / wall
+            if now.server_cpu_s is not None and m.server_cpu_s is not None
+            else None
+        )
+        busy: float | None = None
+        if self._core in now.busy and self._core in m.busy:
+            busy = 100.0 * (now.busy[self._core] - m.busy[self._core]) / wall / self._ncpu
+        other = max(0.0, busy - (server or 0.0) / self._ncpu) if busy is not None else None
+        if self._proc is None:
+            other = None  # remote server: the local cores say nothing about it
+        return {"server_cpu_pct": server, "server_core_busy_pct": busy, "other_load_pct": other}
 
 
 def app_token(ep: Endpoint) -> str:
