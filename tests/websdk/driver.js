@@ -88,6 +88,22 @@ function errorInfo(err) {
     return { type: null, message: String(err && err.message ? err.message : err) }
 }
 
+// Resolve once predicate() is true (checked every 25 ms), or fail after timeoutMs.
+function waitUntil(predicate, timeoutMs, what) {
+    return withTimeout(
+        new Promise(resolve => {
+            const timer = setInterval(() => {
+                if (predicate()) {
+                    clearInterval(timer)
+                    resolve()
+                }
+            }, 25)
+        }),
+        timeoutMs,
+        what
+    )
+}
+
 class Client {
     constructor(ctx, label, options = {}) {
         this.ctx = ctx
@@ -345,5 +361,6 @@ module.exports = {
     signalAndWait,
     user,
     userUuid,
+    waitUntil,
     withTimeout,
 }

@@ -262,6 +262,7 @@ LOGIN_CASES = [
     "token_will_expire_and_renew",
     "token_expired_event",
     "renew_with_bad_token",
+    "heartbeat",
 ]
 
 

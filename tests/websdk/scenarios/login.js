@@ -1,6 +1,6 @@
 'use strict'
 // Login: password, kibitz access token, 007 user token, and each refusal as the SDK reports it.
-const { Client, accessToken, check, chatUserToken, run, user, userUuid } = require('../driver')
+const { Client, accessToken, check, chatUserToken, run, user, userUuid, waitUntil } = require('../driver')
 
 async function expectConnected(client) {
     await client.waitFor('onConnected')
@@ -122,5 +122,20 @@ run({
         check(rejected !== null, 'renewToken accepted a bad token')
         return { rejected: { type: rejected.type, message: String(rejected.message) } }
     },
-})
 
+    async heartbeat(ctx) {
+        // conn.onShow() is the SDK's liveness probe: it sends UNREAD and reconnects unless some
+        // frame arrives within 8 s (notes §3.1). The probe only runs after 2 s of silence, so
+        // the last-inbound timestamp is aged instead of waiting.
+        const alice = user(ctx, 'alice')
+        const client = new Client(ctx, 'alice')
+        await client.open({ user: alice.name, pwd: alice.password })
+        await client.waitFor('onConnected')
+        const aged = Date.now() - 5000
+        client.conn.lastHeartbeat = aged
+        client.conn.onShow()
+        await waitUntil(() => client.conn.lastHeartbeat > aged, 7000, 'an answer to the UNREAD probe')
+        check(client.all('onReconnecting').length === 0, 'the probe made the SDK reconnect', client.names())
+        return {}
+    },
+})
