@@ -171,7 +171,10 @@ def _notes(run: dict[str, Any]) -> list[str]:
         if p["errors"]:
             notes.append(f"{label}: errors {p['errors']}")
         if p["not_sent"]:
-            notes.append(f"{label}: {p['not_sent']} sends skipped (socket backlog).")
+            notes.append(
+                f"{label}: {p['not_sent']} deliveries not sent: the generator's backlog was "
+                "full (socket buffer, or 256 REST sends in flight)."
+            )
     c = run["results"].get("connect")
     if c and c["failures"]:
         notes.append(f"connect failures: {c['failures']}")

@@ -17,9 +17,10 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from .client import Session
+from .http import RestPool
 from .wire import MARKER, SendTemplate, marker_text
 
 __all__ = ["PING", "PONG", "Recorder", "RestFanout", "delivery_key", "run_schedule"]
@@ -212,16 +213,13 @@ class RestFanout:
 
     def __init__(
         self,
-        http: Any,
-        url: str,
+        pool: RestPool,
         token: str,
         sender: tuple[int, str],
         receivers: Sequence[tuple[int, str]],
         max_in_flight: int = 256,
     ) -> None:
-        self.http = http
-        self.url = url
-        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.pool = pool
         self.sender_idx, sender_name = sender
         self.index = {name: idx for idx, name in receivers}
         text = (MARKER + marker_text(FANOUT, 0, 0, 0, 0)).decode()
@@ -237,7 +235,9 @@ class RestFanout:
             separators=(",", ":"),
         ).encode()
         at = body.index(MARKER) + len(MARKER)
-        self._head, self._tail = body[:at], body[at + 38 :]
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self._head = pool.request(headers, len(body)) + body[:at]
+        self._tail = body[at + 38 :]
         self._slots = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -266,19 +266,19 @@ class RestFanout:
         async with self._slots:
             stamp = time.monotonic_ns()
             marker = marker_text(FANOUT, rec.phase, stamp, self.sender_idx, seq)
-            body = b"".join((self._head, marker, self._tail))
+            request = b"".join((self._head, marker, self._tail))
             rec.sent += len(self.index)
             try:
-                resp = await self.http.post(self.url, content=body, headers=self.headers)
+                status, reply = await self.pool.send(request)
             except Exception as exc:  # every failure is a counted finding
                 rec.failed += len(self.index)
                 rec.errors[f"REST send: {type(exc).__name__}"] += 1
                 return
-            if resp.status_code != 200:
+            if status != 200:
                 rec.failed += len(self.index)
-                rec.errors[f"REST send: HTTP {resp.status_code} {resp.text[:80]}"] += 1
+                rec.errors[f"REST send: HTTP {status} {reply[:80]!r}"] += 1
                 return
-            data = resp.json().get("data") or {}
+            data = json.loads(reply).get("data") or {}
             for name in data:
                 idx = self.index.get(name)
                 if idx is not None:

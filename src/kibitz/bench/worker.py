@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .client import LoginError, Session, login_frame
+from .http import RestPool
 from .traffic import ONE_WAY, PING, Recorder, RestFanout, run_schedule
 from .wire import SendTemplate
 
@@ -27,6 +28,7 @@ __all__ = ["COUNTERS", "OpenSpec", "WorkerConfig", "worker_main"]
 
 COUNTERS = 4  # per worker: sessions, sent, received, errors
 _HEARTBEAT_S = 20.0
+_REST_CONNECTIONS = 32
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class Worker:
         self.sessions: dict[int, Session] = {}
         self.flows: list[tuple[Session, SendTemplate, int]] = []
         self.fanout: RestFanout | None = None
-        self.http: Any = None
+        self.http: RestPool | None = None
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -195,16 +197,14 @@ class Worker:
     async def cmd_fanout_setup(
         self, arg: tuple[str, str, tuple[int, str], list[tuple[int, str]]] | None
     ) -> dict[str, Any]:
-        import httpx
-
-        if arg is None:
-            self.fanout = None
-            return {}
-        url, token, sender, receivers = arg
-        if self.http is None:
-            limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-            self.http = httpx.AsyncClient(limits=limits, timeout=30.0)
-        self.fanout = RestFanout(self.http, url, token, sender, receivers)
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
+        self.fanout = None
+        if arg is not None:
+            url, token, sender, receivers = arg
+            self.http = RestPool(url, size=_REST_CONNECTIONS)
+            self.fanout = RestFanout(self.http, token, sender, receivers)
         return {}
 
     async def cmd_fanout(self, arg: tuple[float, float]) -> dict[str, Any]:
