@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 import traceback
 from array import array
@@ -50,6 +51,8 @@ class OpenSpec:
 
 def worker_main(conn: Connection, config: WorkerConfig, counters: Any) -> None:
     """Process entry point (spawned)."""
+    # Ctrl-C is the coordinator's to handle: it stops the workers and the server in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if config.cpu is not None:
         os.sched_setaffinity(0, {config.cpu})
     try:
