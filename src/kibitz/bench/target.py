@@ -238,8 +238,8 @@ class ServerMonitor:
         if self._core in now.busy and self._core in m.busy:
             busy = 100.0 * (now.busy[self._core] - m.busy[self._core]) / wall / self._ncpu
         other = max(0.0, busy - (server or 0.0) / self._ncpu) if busy is not None else None
-        if self._proc is None:
-            other = None  # remote server: the local cores say nothing about it
+        if self._proc is None or self._ncpu != 1:
+            other = None  # remote, or unpinned: the generator shares the cores
         return {"server_cpu_pct": server, "server_core_busy_pct": busy, "other_load_pct": other}
 
 
