@@ -28,7 +28,7 @@ from .storage.migrate import migrate
 from .storage.stores.apps import SqlAppStore
 from .storage.stores.messages import SqlMessageStore
 from .storage.stores.users import SqlUserStore
-from .transport.msync.endpoint import gateway_route
+from .transport.msync.endpoint import GatewayMiddleware, gateway_route
 from .transport.msync.registry import SessionRegistry
 from .transport.rest import register_rest
 
@@ -109,4 +109,5 @@ def create_app(
 
     register_rest(app)
     app.router.routes.append(gateway_route(services))
+    app.add_middleware(GatewayMiddleware, services=services)  # outermost: msync fast path
     return app

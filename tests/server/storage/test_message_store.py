@@ -17,7 +17,7 @@ from kibitz.server.services import Services
 from kibitz.server.settings import Settings
 from kibitz.server.storage.migrate import migrate
 from kibitz.server.storage.schema import cursors, devices, inbox, queues
-from kibitz.server.storage.stores import messages as store_module
+from kibitz.server.storage.stores import message_writer as store_module
 from kibitz.server.storage.stores.messages import SqlMessageStore
 
 pytestmark = pytest.mark.anyio
@@ -123,13 +123,14 @@ async def test_concurrent_sends_share_commits(
 ) -> None:
     s = world.store
     batches: list[int] = []
-    original = s._commit
+    writer = s._writer
+    original = writer._commit
 
     async def counting(batch: list[object]) -> None:
         batches.append(len(batch))
         await original(batch)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(s, "_commit", counting)
+    monkeypatch.setattr(writer, "_commit", counting)
     results = await asyncio.gather(
         *(s.append([world.draft(world.alice, "bob")]) for _ in range(200))
     )
@@ -145,9 +146,9 @@ async def test_a_failing_job_does_not_sink_its_batch(world: World) -> None:
     # An acknowledgement for a device that never logged in breaks its foreign key.
     bad = asyncio.create_task(s.ack(world.bob.id, "ghost", "alice", 1))
     good = asyncio.create_task(s.append([world.draft(world.alice, "bob")]))
-    with pytest.raises(Exception):  # noqa: B017 - the driver's IntegrityError
-        await bad
+    await bad  # queued; its failure is logged, never raised to a reader
     assert (await good)[0] is not None
+    assert await s.online(world.bob.id, "ghost") == {}
 
 
 async def test_deleting_a_user_removes_its_mailbox(world: World) -> None:
@@ -175,3 +176,45 @@ async def test_close_writes_what_is_queued(world: World) -> None:
     with pytest.raises(RuntimeError):
         await s.append([world.draft(world.alice, "bob")])
     await s.start()  # the fixture closes it again
+
+
+async def test_online_devices_are_answered_from_memory(world: World) -> None:
+    s, alice, bob = world.store, world.alice, world.bob
+    await s.register_device(bob.id, "b1", 1)
+    first = await s.append([world.draft(alice, "bob")])  # the queue's first write here
+    assert await s.online(bob.id, "b1") == {}
+    rest = [x for x in await s.append([world.draft(alice, "bob") for _ in range(3)]) if x]
+    ids = [first[0].id if first[0] else 0, *(x.id for x in rest)]
+    assert [i for i, _ in await s.pull(bob.id, "b1", "alice", 0, 10)] == ids  # table
+    await s.ack(bob.id, "b1", "alice", ids[1])
+    engine, s._engine = s._engine, None  # type: ignore[assignment]  # no table reads now
+    got = await s.pull(bob.id, "b1", "alice", 0, 10)
+    assert [i for i, _ in got] == ids[2:]
+    assert got[0][1].startswith(f"{ids[2]}:".encode())
+    assert await s.pull(bob.id, "b1", "alice", ids[-1], 10) == []
+    s._engine = engine
+    s.offline(bob.id, "b1")
+    assert [i for i, _ in await s.pull(bob.id, "b1", "alice", 0, 10)] == ids[2:]  # table
+
+
+async def test_without_cache_everything_reads_the_table(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    services = build_services(settings_factory())
+    await migrate(services.engine)
+    store = SqlMessageStore(services.engine, services.ids, services.clock, cache=False)
+    await store.start()
+    try:
+        app = await services.apps.create("acme", "chat")
+        alice, bob = (
+            await services.accounts.register(app, [NewUser("alice"), NewUser("bob")])
+        ).created
+        w = World(services, store, app, alice, bob)
+        await store.register_device(bob.id, "b1", 1)
+        await store.online(bob.id, "b1")
+        stored = [x for x in await store.append([w.draft(alice, "bob") for _ in range(2)]) if x]
+        await store.ack(bob.id, "b1", "alice", stored[0].id)
+        assert [i for i, _ in await store.pull(bob.id, "b1", "alice", 0, 10)] == [stored[1].id]
+    finally:
+        await store.aclose()
+        await services.engine.dispose()

@@ -109,15 +109,24 @@ class MessageStore(Protocol):
         ...
 
     async def ack(self, owner: str, resource: str, queue: str, key: int) -> None:
-        """Everything ≤ key in ``queue`` reached that device; durable on return."""
+        """Everything ≤ key in ``queue`` reached that device. Written with the next commit;
+        every later read about that device waits for it."""
         ...
 
     def ack_later(self, owner: str, resource: str, queue: str, key: int) -> None:
-        """The same, written with the next commit; for bookkeeping nobody waits on."""
+        """The same without waiting for room in the writer's queue (dropped if full)."""
         ...
 
     async def register_device(self, owner: str, resource: str, now_ms: int) -> bool:
         """Record a login; a new device starts at the owner's most advanced cursors."""
+        ...
+
+    async def online(self, owner: str, resource: str) -> dict[str, int]:
+        """A device logged in here: its cursors, which the store now tracks in memory."""
+        ...
+
+    def offline(self, owner: str, resource: str) -> None:
+        """That device has no session here any more."""
         ...
 
     async def unread(self, owner: str, resource: str) -> list[QueueCount]:
@@ -127,7 +136,8 @@ class MessageStore(Protocol):
     async def pull(
         self, owner: str, resource: str, queue: str, after: int, limit: int
     ) -> list[tuple[int, bytes]]:
-        """(id, Meta bytes) past max(after, the device's cursor), oldest first."""
+        """(id, Meta bytes) past max(after, the device's cursor), oldest first; answered
+        from memory when the store can."""
         ...
 
     async def devices(self, owner: str) -> list[Device]: ...

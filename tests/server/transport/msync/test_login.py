@@ -132,3 +132,25 @@ async def test_007_user_token(gateway: Gateway) -> None:
     c = await gateway.client()
     reply = await c.login("alice", token, "r007")
     assert json.loads(reply.auth_token)["expires_in"] // 1000 > SystemClock().now_ms() // 1000
+
+
+async def test_the_plain_starlette_route_serves_too(gateway: Gateway) -> None:
+    """``gateway_route`` (the documented WebSocketRoute) behind no middleware at all."""
+    from starlette.applications import Starlette
+
+    from kibitz.server.transport.msync.endpoint import gateway_route
+
+    from .conftest import serve
+
+    bare = Starlette(routes=[gateway_route(gateway.services)])
+    server, task, port = await serve(bare, gateway.services.settings.max_frame_bytes)
+    try:
+        alice = await gateway.user("alice")
+        c = await MsyncClient.open(f"ws://127.0.0.1:{port}/websocket", gateway.app_key)
+        await c.login("alice", gateway.token(alice), "r1")
+        assert await c.unread() == {}
+        await c.send_raw("text")
+        assert await c.closed() == 1003
+    finally:
+        server.should_exit = True
+        await task

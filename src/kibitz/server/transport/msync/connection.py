@@ -104,8 +104,10 @@ class Connection:
         settings: Settings,
         clock: Clock,
         ids: IdGenerator,
+        on_close: Callable[[Connection], None] | None = None,
     ) -> None:
         self._socket = socket
+        self._on_close = on_close
         self._handle = handle
         self._registry = registry
         self._settings = settings
@@ -241,6 +243,8 @@ class Connection:
             self._registry.remove(self.login.app.id, self.login.user.username, self)
 
     async def _wait_closed(self) -> None:
+        if self._recv_task is None:  # never ran (driven directly by tests): nothing to wait for
+            return
         with suppress(TimeoutError):
             async with asyncio.timeout(_FLUSH_GRACE_S + 1):
                 await self._closed.wait()
@@ -262,9 +266,6 @@ class Connection:
             self.close(CLOSE_NORMAL, "logged out")
         await self._wait_closed()
 
-    async def replaced(self) -> None:
-        self.close(CLOSE_NORMAL, "replaced by a new login")
-
     async def close_for_shutdown(self) -> None:
         self.close(CLOSE_GOING_AWAY, "server shutting down", flush=False)
         await self._wait_closed()
@@ -282,6 +283,8 @@ class Connection:
         finally:
             self._tasks = None
             self.close(CLOSE_INTERNAL, "internal error", flush=False)
+            if self._on_close is not None:
+                self._on_close(self)
             if not self._peer_gone:
                 with suppress(Exception):
                     async with asyncio.timeout(1.0):

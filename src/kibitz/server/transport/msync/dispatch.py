@@ -165,8 +165,12 @@ class Dispatcher:
             return
         user = principal.user
         assert user is not None  # login() only returns user principals
-        await s.messaging.store.register_device(user.id, resource, s.clock.now_ms())
-        if conn.closing:
+        store = s.messaging.store
+        await store.register_device(user.id, resource, s.clock.now_ms())
+        conn.acked = await store.online(user.id, resource)
+        if conn.closing:  # the client left while we were logging it in
+            if resource not in s.sessions.sessions_of(app.id, user.username):
+                store.offline(user.id, resource)
             return
         conn.provisioned(Login(app, user, resource, principal.expires_at_ms))
         try:
@@ -181,6 +185,16 @@ class Dispatcher:
             await conn.spawn(replaced.kick(ErrorCode.USER_LOGIN_ANOTHER_DEVICE, prov.reason))
         for old in kicked:
             await conn.spawn(old.kick(ErrorCode.USER_LOGIN_ANOTHER_DEVICE, prov.reason))
+
+    def closed(self, conn: Connection) -> None:
+        """A connection ended: its device stops being tracked unless a newer session on
+        the same resource has taken over."""
+        login = conn.login
+        if login is None:
+            return
+        live = self._s.sessions.sessions_of(login.app.id, login.user.username)
+        if login.resource not in live:
+            self._s.messaging.store.offline(login.user.id, login.resource)
 
     # -- UNREAD (also the heartbeat: always answered) ------------------------------------
 

@@ -35,10 +35,6 @@ class LiveSession(Protocol):
         """The server is stopping: close cleanly so the client reconnects elsewhere."""
         ...
 
-    async def replaced(self) -> None:
-        """A new login took this resource over: close without telling the client why."""
-        ...
-
     def notify(self, queue: str, frame: bytes) -> None:
         """Something new waits in ``queue``; ``frame`` is the NOTICE to send. Never blocks."""
         ...
@@ -63,7 +59,7 @@ class SessionRegistry:
         """Register a login under the app's device policy (raises ChatError when refused).
 
         Returns the session it replaces (same resource) and the sessions it logs out
-        (single-device apps); both are already out of the index, the caller closes them.
+        (single-device apps); both are already out of the index, the caller kicks them.
         """
         online = self._users.get((app_pk, username), {})
         admission = admit(max_devices, list(online), session.resource)
