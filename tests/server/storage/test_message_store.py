@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 
+from kibitz.protocol import IdGenerator
 from kibitz.server.app import build_services
 from kibitz.server.domain.accounts import NewUser
 from kibitz.server.domain.messaging import Draft
@@ -218,3 +219,30 @@ async def test_without_cache_everything_reads_the_table(
     finally:
         await store.aclose()
         await services.engine.dispose()
+
+
+async def test_ids_keep_growing_when_the_clock_steps_back(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    class Clock:
+        now = 1_800_000_000_000
+
+        def now_ms(self) -> int:
+            return self.now
+
+    clock = Clock()
+    services = build_services(settings_factory(), clock)
+    await migrate(services.engine)
+    app = await services.apps.create("acme", "chat")
+    alice, bob = (await services.accounts.register(app, [NewUser("alice"), NewUser("bob")])).created
+    before: list[int] = []
+    for step in (0, -3_600_000):  # a restart after the clock went back an hour
+        clock.now += step
+        store = SqlMessageStore(services.engine, IdGenerator(clock.now_ms), clock)
+        await store.start()
+        w = World(services, store, app, alice, bob)
+        got = [x.id for x in await store.append([w.draft(alice, "bob") for _ in range(3)]) if x]
+        await store.aclose()
+        assert got == sorted(got) and all(i > j for i in got for j in before)
+        before += got
+    await services.engine.dispose()

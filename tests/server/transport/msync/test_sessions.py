@@ -137,3 +137,27 @@ async def test_registry_kick_of_an_offline_user_is_a_no_op(gateway: Gateway) -> 
         gateway.harness.app.id, "alice", ErrorCode.USER_REMOVED
     )
     assert kicked_count == 0
+
+
+async def test_list_and_kick_own_devices_over_rest(gateway: Gateway) -> None:
+    alice, bob = await gateway.user("alice"), await gateway.user("bob")
+    phone = await gateway.client(alice, "phone")
+    await gateway.client(alice, "laptop")
+    h = gateway.harness
+    own = {"Authorization": f"Bearer {gateway.token(alice)}"}
+    r = await h.http.get(f"{h.base}/users/alice/resources", headers=own)
+    assert r.status_code == 200, r.text
+    assert [d["res"] for d in r.json()["data"]] == ["laptop", "phone"]
+    assert r.json()["data"][0]["device_name"] == "webim"
+    r = await h.http.get(f"{h.base}/users/alice/resources", headers=h.admin_headers())
+    assert len(r.json()["data"]) == 2
+    other = {"Authorization": f"Bearer {gateway.token(bob)}"}
+    assert (await h.http.get(f"{h.base}/users/alice/resources", headers=other)).status_code == 401
+    r = await h.http.get(f"{h.base}/users/nobody/resources", headers=h.admin_headers())
+    assert r.status_code == 404
+    # the laptop logs the phone out
+    r = await h.http.delete(f"{h.base}/users/alice/disconnect/phone", headers=own)
+    assert r.status_code == 200 and r.json()["data"] == {"result": True}
+    assert await kicked(phone) == (pb.StatisticsBody.USER_KICKED_BY_OTHER_DEVICE, "", 1000)
+    r = await h.http.get(f"{h.base}/users/alice/resources", headers=own)
+    assert [d["res"] for d in r.json()["data"]] == ["laptop"]

@@ -96,6 +96,7 @@ class MessageWriter:
         # Devices per user, as of its last login here. A sender with one device needs no
         # copies for "its other devices" (a later device starts past them anyway).
         self._device_counts: OrderedDict[str, int] = OrderedDict()
+        self._last_id = 0
         # Built once: building an upsert costs more than executing it for a small batch.
         ins_q = self._insert(queues)
         self._queues_upsert = ins_q.on_conflict_do_update(
@@ -118,6 +119,10 @@ class MessageWriter:
 
     async def start(self) -> None:
         if self._task is None:
+            # Ids must keep growing across restarts even if the clock stepped back
+            # (a device that acknowledged id X would never see a new message ≤ X).
+            async with self._engine.connect() as conn:
+                self._last_id = int(await conn.scalar(select(func.max(messages.c.id))) or 0)
             self._task = asyncio.create_task(self._run(), name="message-writer")
 
     async def aclose(self) -> None:
@@ -263,7 +268,7 @@ class MessageWriter:
                 if to_id is None and d.require_recipient:
                     out.append(None)
                     continue
-                msg_id = self._ids.next_id()
+                msg_id = self._last_id = max(self._ids.next_id(), self._last_id + 1)
                 now = self._clock.now_ms()
                 meta = d.encode(msg_id, now)
                 plan.messages.append(

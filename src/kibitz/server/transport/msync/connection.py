@@ -89,6 +89,8 @@ class Login:
     user: User
     resource: str
     expires_at_ms: int
+    device_uuid: str = ""
+    device_name: str = ""
 
 
 Handler = Callable[["Connection", bytes], Awaitable[None]]
@@ -140,6 +142,17 @@ class Connection:
     @property
     def closing(self) -> bool:
         return self._closing
+
+    def describe(self) -> dict[str, str]:
+        """The device as Easemob's REST lists it."""
+        login = self.login
+        if login is None:
+            return {}
+        return {
+            "res": login.resource,
+            "device_uuid": login.device_uuid,
+            "device_name": login.device_name,
+        }
 
     def transition(self, new: ConnState) -> None:
         if new not in _ALLOWED[self.state]:

@@ -172,7 +172,16 @@ class Dispatcher:
             if resource not in s.sessions.sessions_of(app.id, user.username):
                 store.offline(user.id, resource)
             return
-        conn.provisioned(Login(app, user, resource, principal.expires_at_ms))
+        conn.provisioned(
+            Login(
+                app,
+                user,
+                resource,
+                principal.expires_at_ms,
+                device_uuid=prov.device_uuid[:MAX_RESOURCE_CHARS],
+                device_name=prov.device_name[:MAX_RESOURCE_CHARS],
+            )
+        )
         try:
             replaced, kicked = s.sessions.admit(app.id, user.username, conn, app.max_devices)
         except ChatError as exc:

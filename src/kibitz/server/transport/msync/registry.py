@@ -39,6 +39,10 @@ class LiveSession(Protocol):
         """Something new waits in ``queue``; ``frame`` is the NOTICE to send. Never blocks."""
         ...
 
+    def describe(self) -> dict[str, str]:
+        """``{"res", "device_uuid", "device_name"}`` for the REST device list."""
+        ...
+
 
 class SessionRegistry:
     def __init__(self) -> None:

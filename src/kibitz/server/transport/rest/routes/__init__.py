@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import messages, sdk, token, users
+from . import devices, messages, sdk, token, users
 
 __all__ = ["ROUTERS"]
 
 # register_rest() mounts these in order; a new feature appends its router here.
-ROUTERS: list[APIRouter] = [token.router, users.router, sdk.router, messages.router]
+ROUTERS: list[APIRouter] = [
+    token.router,
+    users.router,
+    sdk.router,
+    messages.router,
+    devices.router,
+]

@@ -1,0 +1,32 @@
+"""``GET /{org}/{app}/users/{username}/resources``: the devices a user is logged in on.
+
+Easemob's multi-device listing, answered from this node's live sessions::
+
+    {"data": [{"res": "webim_web_1", "device_uuid": "…", "device_name": "webim"}], …}
+
+Allowed with an app token, or with a user token of that same user (who may then kick one
+of them with ``DELETE /users/{u}/disconnect/{resource}``).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from ..deps import AppDep, SelfOrAdminDep, services_of
+from ..envelope import ok
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/{org_name}/{app_name}/users")
+
+
+@router.get("/{username}/resources")
+async def resources(
+    request: Request, app: AppDep, _: SelfOrAdminDep, username: str
+) -> JSONResponse:
+    services = services_of(request)
+    await services.accounts.get(app, username)  # 404 for an unknown user
+    live = services.sessions.sessions_of(app.id, username)
+    data = [live[r].describe() for r in sorted(live)]
+    return ok(request, app, path="/users/resources", entities=[], data=data)
