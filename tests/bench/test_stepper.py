@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from kibitz.bench.config import BenchConfig
-from kibitz.bench.scenarios import _stepper
+from kibitz.bench.saturate import _stepper
 
 
 def fake_server(capacity: float) -> Any:

@@ -157,6 +157,13 @@ def _cpu(_: Any, __: Any, value: int | None) -> int | None:
     help="saturate: a step fails above this lost fraction.",
 )
 @click.option(
+    "--warmup",
+    type=float,
+    default=_D.warmup,
+    show_default=True,
+    help="Seconds of unrecorded traffic before echo, fanout and each saturate mode.",
+)
+@click.option(
     "--drain-timeout",
     type=float,
     default=_D.drain_timeout,

@@ -52,6 +52,7 @@ class BenchConfig:
     latency_limit_ms: float = 1000.0
     loss_limit: float = 0.001
     drain_timeout: float = 5.0
+    warmup: float = 1.0  # unrecorded traffic before each measured phase
     login_timeout: float = 10.0
     # generator
     procs: int = 1
