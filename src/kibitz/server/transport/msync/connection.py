@@ -44,6 +44,10 @@ CLOSE_POLICY: Final = 1008
 CLOSE_INTERNAL: Final = 1011
 CLOSE_TRY_LATER: Final = 1013
 _FLUSH_GRACE_S: Final = 2.0  # a closing connection's last frames get this long to leave
+# After a kick meta the socket stays open this long before the server closes it: the Web SDK
+# marks itself logged out only once it has processed the meta (4.21 awaits a cache clear
+# first), and a close it sees before that makes it reconnect instead of reporting the kick.
+_KICK_LINGER_S: Final = 0.5
 _MAX_SENDS_IN_FLIGHT: Final = 64
 
 
@@ -122,6 +126,7 @@ class Connection:
         self._wakeup = asyncio.Event()
         self._closed = asyncio.Event()
         self._closing = False
+        self._linger_s = 0.0
         self._close_code = CLOSE_NORMAL
         self._close_reason = ""
         self._peer_gone = False
@@ -225,12 +230,20 @@ class Connection:
     # -- closing ---------------------------------------------------------------------------
 
     def close(
-        self, code: int, reason: str = "", *, flush: bool = True, last: bytes | None = None
+        self,
+        code: int,
+        reason: str = "",
+        *,
+        flush: bool = True,
+        last: bytes | None = None,
+        linger_s: float = 0.0,
     ) -> None:
-        """Stop reading; send what is queued (and ``last``) if ``flush``; then close."""
+        """Stop reading; send what is queued (and ``last``) if ``flush``, wait ``linger_s``;
+        then close."""
         if self._closing:
             return
         self._closing = True
+        self._linger_s = linger_s
         self._close_code, self._close_reason = code, reason
         self._leave()
         current = asyncio.current_task()
@@ -274,7 +287,7 @@ class Connection:
                 self._clock.now_ms(),
                 reason,
             )
-            self.close(CLOSE_NORMAL, "logged out", last=frame)
+            self.close(CLOSE_NORMAL, "logged out", last=frame, linger_s=_KICK_LINGER_S)
         else:
             self.close(CLOSE_NORMAL, "logged out")
         await self._wait_closed()
@@ -333,6 +346,8 @@ class Connection:
                 await wakeup.wait()
             frame = outbox.popleft()
             if frame is None:
+                if self._linger_s:
+                    await asyncio.sleep(self._linger_s)
                 return
             try:
                 await self._socket.send(frame)

@@ -8,6 +8,7 @@ device check and its registration happen without another task running in between
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Protocol
@@ -118,6 +119,6 @@ class SessionRegistry:
             targets = {resource: targets[resource]} if resource in targets else {}
         for session in targets.values():
             self.remove(app_pk, username, session)
-        for session in targets.values():
-            await session.kick(code)
+        # In parallel: each kick lingers a moment before it closes (see Connection.kick).
+        await asyncio.gather(*(session.kick(code) for session in targets.values()))
         return len(targets)
