@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -95,7 +97,24 @@ def serve(host: str, port: int, data_dir: Path | None, database_url: str | None)
     # uvicorn drains on SIGTERM, then re-raises the signal, which would end the process
     # with -15; a drained stop is a clean exit, so the re-raised SIGTERM exits 0 instead.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.Server(config).run()
+    # Fewer, cheaper collections: frames and protobuf messages are short-lived, and a full
+    # collection that rescans the start-up heap stalls every connection for 50-90 ms
+    # (docs/bench-findings.md B8).
+    gc.set_threshold(*GC_THRESHOLDS)
+
+    class FrozenStartServer(uvicorn.Server):
+        """Once started, move everything allocated so far (modules, SQLAlchemy and protobuf
+        metadata, the app) to the permanent generation: it lives as long as the process."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            gc.collect()
+            gc.freeze()
+
+    FrozenStartServer(config).run()
+
+
+GC_THRESHOLDS = (20_000, 20, 20)
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

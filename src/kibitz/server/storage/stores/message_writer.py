@@ -27,6 +27,7 @@ from kibitz.server.domain.ports import Clock
 
 from ..schema import cursors, devices, inbox, messages, queues, users
 from .message_cache import MessageCache
+from .sqlite_batch import DeviceLogin, SqliteBatch, sqlite_path
 
 __all__ = ["KEEP_DEVICES", "MessageWriter"]
 
@@ -82,8 +83,13 @@ class MessageWriter:
         *,
         max_batch: int = 512,
         max_queued: int = 8192,
+        direct: bool = True,
     ) -> None:
         self._engine = engine
+        # On a SQLite file the whole batch goes to one sqlite3 connection in one thread hop;
+        # PostgreSQL (and in-memory SQLite) write through the engine.
+        path = sqlite_path(engine.url) if direct else None
+        self._direct = SqliteBatch(path) if path is not None else None
         self._ids = ids
         self._clock = clock
         self._cache = cache
@@ -132,6 +138,8 @@ class MessageWriter:
             return
         await self._jobs.put(None)
         await asyncio.shield(task)
+        if self._direct is not None:
+            await self._direct.aclose()
 
     def _future(self) -> asyncio.Future[Any]:
         if self._task is None:
@@ -200,39 +208,53 @@ class MessageWriter:
                 log.exception("message writer batch failed")
 
     async def _commit(self, batch: list[_Job]) -> None:
+        logins = [j for j in batch if isinstance(j, _Register)]
+        acks = [j for j in batch if isinstance(j, _Ack)]
         try:
             recipients = await self._recipients(batch)
             plan = self._plan(batch, recipients)
-            registered: dict[int, bool] = {}
-            async with self._engine.begin() as conn:
-                for i, job in enumerate(batch):
-                    if isinstance(job, _Register):
-                        registered[i] = await self._register(conn, job)
-                await self._write_messages(conn, plan)
-                await self._write_acks(conn, [j for j in batch if isinstance(j, _Ack)])
+            if self._direct is not None:
+                registered = await self._direct.commit(
+                    [DeviceLogin(j.owner, j.resource, j.now_ms) for j in logins],
+                    plan.messages,
+                    plan.inbox,
+                    _queue_rows(plan),
+                    _cursor_rows(acks),
+                    KEEP_DEVICES,
+                )
+            else:
+                registered = []
+                async with self._engine.begin() as conn:
+                    for login in logins:
+                        registered.append(await self._register(conn, login))
+                    await self._write_messages(conn, plan)
+                    await self._write_acks(conn, acks)
         except Exception as exc:
             self._user_ids.clear()  # a deleted user may be why
             if len(batch) > 1:  # find the culprit: everyone else still gets written
-                for job in batch:
-                    await self._commit([job])
+                for one in batch:
+                    await self._commit([one])
                 return
-            job = batch[0]
-            _fail(job, exc)
-            if isinstance(job, _Ack):
+            failed = batch[0]
+            _fail(failed, exc)
+            if isinstance(failed, _Ack):
                 log.warning("acknowledgement not stored: %s", exc)
-                if self._acks.get((job.owner, job.resource)) is job.done:
-                    del self._acks[(job.owner, job.resource)]
+                if self._acks.get((failed.owner, failed.resource)) is failed.done:
+                    del self._acks[(failed.owner, failed.resource)]
             return
+        results = dict(zip((id(j) for j in logins), registered, strict=True))
         if self._cache is not None:
             for row in plan.inbox:
                 self._cache.committed(
                     row["owner"], row["queue"], row["msg_id"], row["meta"], row["skip_resource"]
                 )
-        for job, stored in plan.results:
-            _resolve(job.done, stored)
-        for i, job in enumerate(batch):
+        for appended, stored in plan.results:
+            _resolve(appended.done, stored)
+        for job in batch:
             if isinstance(job, _Register):
-                _resolve(job.done, registered[i])
+                new, count = results[id(job)]
+                self._count(job.owner, count)
+                _resolve(job.done, new)
             elif isinstance(job, _Ack):
                 _resolve(job.done, None)
                 if self._acks.get((job.owner, job.resource)) is job.done:
@@ -309,23 +331,14 @@ class MessageWriter:
             return
         rows = [{k: v for k, v in row.items() if k != "meta"} for row in plan.inbox]
         await conn.execute(self._inbox_insert, rows)
-        latest = [{"owner": o, "queue": q, "last_id": i} for (o, q), i in plan.queues.items()]
-        await conn.execute(self._queues_upsert, latest)
+        await conn.execute(self._queues_upsert, _queue_rows(plan))
 
     async def _write_acks(self, conn: AsyncConnection, acks: list[_Ack]) -> None:
-        if not acks:
-            return
-        newest: dict[tuple[str, str, str], int] = {}
-        for a in acks:
-            k = (a.owner, a.resource, a.queue)
-            newest[k] = max(newest.get(k, 0), a.key)
-        rows = [
-            {"owner": o, "resource": r, "queue": q, "acked": key}
-            for (o, r, q), key in newest.items()
-        ]
-        await conn.execute(self._cursors_upsert, rows)
+        if acks:
+            await conn.execute(self._cursors_upsert, _cursor_rows(acks))
 
-    async def _register(self, conn: AsyncConnection, job: _Register) -> bool:
+    async def _register(self, conn: AsyncConnection, job: _Register) -> tuple[bool, int]:
+        """(new device?, devices of the user)."""
         values = {
             "owner": job.owner,
             "resource": job.resource,
@@ -339,8 +352,7 @@ class MessageWriter:
                 .where(devices.c.owner == job.owner, devices.c.resource == job.resource)
                 .values(last_seen_ms=job.now_ms)
             )
-            await self._count_devices(conn, job.owner)
-            return False
+            return False, await self._count_devices(conn, job.owner)
         # A new device starts where the user's most advanced device is: it must not replay
         # what another device already acknowledged, and still gets what nobody has.
         others = (
@@ -365,17 +377,33 @@ class MessageWriter:
         await conn.execute(
             delete(devices).where(devices.c.owner == job.owner, devices.c.resource.in_(stale))
         )
-        await self._count_devices(conn, job.owner)
-        return True
+        return True, await self._count_devices(conn, job.owner)
 
-    async def _count_devices(self, conn: AsyncConnection, owner: str) -> None:
+    async def _count_devices(self, conn: AsyncConnection, owner: str) -> int:
         count = await conn.scalar(
             select(func.count()).select_from(devices).where(devices.c.owner == owner)
         )
-        self._device_counts[owner] = int(count or 0)
+        return int(count or 0)
+
+    def _count(self, owner: str, devices_now: int) -> None:
+        self._device_counts[owner] = devices_now
         self._device_counts.move_to_end(owner)
         while len(self._device_counts) > _MAX_IDS:
             self._device_counts.popitem(last=False)
+
+
+def _queue_rows(plan: _Plan) -> list[dict[str, Any]]:
+    return [{"owner": o, "queue": q, "last_id": i} for (o, q), i in plan.queues.items()]
+
+
+def _cursor_rows(acks: list[_Ack]) -> list[dict[str, Any]]:
+    newest: dict[tuple[str, str, str], int] = {}
+    for a in acks:
+        k = (a.owner, a.resource, a.queue)
+        newest[k] = max(newest.get(k, 0), a.key)
+    return [
+        {"owner": o, "resource": r, "queue": q, "acked": key} for (o, r, q), key in newest.items()
+    ]
 
 
 def _row(owner: str, queue: str, msg_id: int, skip: str | None, meta: bytes) -> dict[str, Any]:
