@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from kibitz.protocol._msync import USER_DOMAIN, jid, pb
+from kibitz.protocol._msync import USER_DOMAIN, jid, pb, varint
 
 __all__ = [
     "MARKER",
@@ -38,15 +38,6 @@ _PLACEHOLDER_ID: Final = 1 << 62  # any id in [2**56, 2**63) is a 9-byte varint
 _ZERO_MASK: Final = b"\x00\x00\x00\x00"
 
 UNREAD_FRAME_PAYLOAD: Final = pb.MSync(command=pb.MSync.UNREAD).SerializeToString()
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def ws_header(length: int) -> bytes:

@@ -34,6 +34,7 @@ __all__ = [
     "ext_to_keyvalues",
     "jid",
     "pb",
+    "varint",
 ]
 
 USER_DOMAIN: Final = "easemob.com"
@@ -85,6 +86,16 @@ _KIND_TO_PB: Final[dict[ContentKind, pb.MessageBody.Content.Type]] = {
     ContentKind.FILE: pb.MessageBody.Content.FILE,
 }
 _PB_TO_KIND: Final = {v: k for k, v in _KIND_TO_PB.items()}
+
+
+def varint(value: int) -> bytes:
+    """Protobuf base-128 varint of a non-negative int, for splicing pre-encoded frames."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def jid(app_key: str, name: str, domain: str = USER_DOMAIN, resource: str = "") -> pb.JID:

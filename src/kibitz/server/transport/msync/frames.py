@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from kibitz.protocol import ErrorCode
-from kibitz.protocol._msync import GROUP_DOMAIN, USER_DOMAIN, encode_frame, jid, pb
+from kibitz.protocol._msync import GROUP_DOMAIN, USER_DOMAIN, encode_frame, jid, pb, varint
 
 __all__ = [
     "KICK_OPERATIONS",
@@ -34,15 +34,6 @@ KICK_OPERATIONS: Final = {
     ErrorCode.USER_KICKED_BY_CHANGE_PASSWORD: pb.StatisticsBody.USER_KICKED_BY_CHANGE_PASSWORD,
     ErrorCode.USER_KICKED_BY_OTHER_DEVICE: pb.StatisticsBody.USER_KICKED_BY_OTHER_DEVICE,
 }
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _status(code: pb.Status.ErrorCode = pb.Status.OK, reason: str = "") -> pb.Status:
@@ -73,7 +64,7 @@ def sync_batch_frame(
     head.is_last = False
     body = [head.SerializeToString()]
     for _, meta in metas:
-        body += (_METAS_TAG, _varint(len(meta)), meta)
+        body += (_METAS_TAG, varint(len(meta)), meta)
     return encode_frame(pb.MSync.SYNC, b"".join(body))
 
 
