@@ -71,6 +71,8 @@ def serve(host: str, port: int, data_dir: Path | None, database_url: str | None)
     """Run the server (REST + msync WebSocket) until SIGINT/SIGTERM."""
     import uvicorn
 
+    from kibitz.server.transport.msync.rawws import ws_protocol
+
     settings = _settings(data_dir, database_url, host=host, port=port)
 
     def announce(app: App) -> None:
@@ -86,7 +88,7 @@ def serve(host: str, port: int, data_dir: Path | None, database_url: str | None)
         port=settings.port,
         loop="uvloop",
         http="httptools",
-        ws="websockets-sansio",
+        ws=ws_protocol(asgi.state.services),  # /websocket on the raw socket (msync/rawws.py)
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=False,
         ws_ping_interval=None,

@@ -15,6 +15,7 @@ import uvicorn
 from kibitz.server.domain.accounts import NewUser
 from kibitz.server.domain.models import App, User
 from kibitz.server.services import Services
+from kibitz.server.transport.msync.rawws import ws_protocol
 from tests.conftest import AppHarness
 
 from .client import MsyncClient
@@ -70,14 +71,18 @@ class Gateway:
         self._apps: dict[str, App] = {}
 
 
-async def serve(asgi: Any, max_frame_bytes: int) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+async def serve(
+    asgi: Any, max_frame_bytes: int, raw: bool = True
+) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    """uvicorn on a free port; ``raw``: /websocket on the msync protocol ``kibitz serve``
+    uses (msync/rawws.py), else through ASGI (GatewayMiddleware)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = int(sock.getsockname()[1])
     config = uvicorn.Config(
         asgi,
         lifespan="off",
-        ws="websockets-sansio",
+        ws=ws_protocol(asgi.state.services) if raw else "websockets-sansio",
         ws_max_size=max_frame_bytes,
         ws_per_message_deflate=False,
         ws_ping_interval=None,
@@ -102,9 +107,10 @@ async def gateway_factory(
 ) -> AsyncIterator[GatewayFactory]:
     running: list[tuple[uvicorn.Server, asyncio.Task[None], Gateway]] = []
 
-    async def make(**overrides: Any) -> Gateway:
+    async def make(raw: bool = True, **overrides: Any) -> Gateway:
         harness = await harness_factory(**overrides)
-        server, task, port = await serve(harness.asgi, harness.services.settings.max_frame_bytes)
+        max_bytes = harness.services.settings.max_frame_bytes
+        server, task, port = await serve(harness.asgi, max_bytes, raw)
         gw = Gateway(harness, port)
         running.append((server, task, gw))
         return gw

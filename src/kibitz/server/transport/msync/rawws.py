@@ -1,0 +1,350 @@
+"""``/websocket`` straight on the socket: a uvicorn WebSocket protocol for msync.
+
+Through ASGI every frame costs uvicorn's sans-I/O parser generator, an ``asyncio.Queue``
+hand-off, ASGI event dicts both ways and one ``transport.write`` — one system call — per
+frame; on a single core that machinery was the largest cost of online delivery
+(docs/bench-findings.md B6). This protocol keeps the same ``Connection`` and dispatcher, and
+feeds them from a lean frame layer: client frames are parsed in ``data_received`` and
+unmasked with the websockets C helper, the connection's frames are coalesced into one write
+per event-loop turn. The opening handshake is still websockets' ``ServerProtocol``.
+
+``kibitz serve`` installs it with ``uvicorn.Config(ws=ws_protocol(services))``; any other
+WebSocket path is handed to uvicorn's own protocol, so the ASGI app answers it as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any, Final, cast
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+from websockets.server import ServerProtocol
+from websockets.speedups import apply_mask
+
+from kibitz.server.services import Services
+
+from .connection import FrameRejected
+from .endpoint import PATH, _Gateway
+
+__all__ = ["RawFrameSocket", "ws_protocol"]
+
+CLOSE_PROTOCOL_ERROR: Final = 1002
+CLOSE_UNSUPPORTED_DATA: Final = 1003
+CLOSE_TOO_BIG: Final = 1009
+CLOSE_SERVICE_RESTART: Final = 1012
+_PAUSE_AT: Final = 64  # unread frames before the socket stops reading
+_RESUME_AT: Final = 16
+_BINARY: Final = 0x2
+
+
+def _header(opcode: int, length: int) -> bytes:
+    if length < 126:
+        return bytes((0x80 | opcode, length))
+    if length < 65536:
+        return bytes((0x80 | opcode, 126)) + length.to_bytes(2, "big")
+    return bytes((0x80 | opcode, 127)) + length.to_bytes(8, "big")
+
+
+class RawFrameSocket:
+    """The connection's ``FrameSocket`` over one transport: frames in a bounded deque,
+    writes gathered until the end of the current loop turn."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._inbox: deque[bytes | FrameRejected | None] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._out: list[bytes] = []
+        self._flush_scheduled = False
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._paused = False
+        self._closed = False
+
+    # -- fed by the protocol -------------------------------------------------------------
+
+    def deliver(self, item: bytes | FrameRejected | None) -> None:
+        self._inbox.append(item)
+        if len(self._inbox) >= _PAUSE_AT and not self._paused and item is not None:
+            self._paused = True
+            self._transport.pause_reading()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def set_writable(self, writable: bool) -> None:
+        if writable:
+            self._writable.set()
+        else:
+            self._writable.clear()
+
+    def lost(self) -> None:
+        self._closed = True
+        self._writable.set()  # a paused writer must not wait for a buffer that never drains
+        self.deliver(None)
+
+    # -- FrameSocket ---------------------------------------------------------------------
+
+    async def receive(self) -> bytes | None:
+        while not self._inbox:
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item = self._inbox.popleft()
+        if self._paused and len(self._inbox) <= _RESUME_AT:
+            self._paused = False
+            if not self._closed:
+                self._transport.resume_reading()
+        if isinstance(item, FrameRejected):
+            raise item
+        return item
+
+    async def send(self, data: bytes) -> None:
+        if self._closed:
+            raise ConnectionError("the peer has gone")
+        if not self._writable.is_set():
+            await self._writable.wait()
+            if self._closed:
+                raise ConnectionError("the peer has gone")
+        self._out.append(_header(_BINARY, len(data)))
+        self._out.append(data)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._out and not self._closed:
+            self._transport.write(b"".join(self._out))
+        self._out.clear()
+
+    async def close(self, code: int, reason: str = "") -> None:
+        self.close_now(code, reason)
+
+    def close_now(self, code: int, reason: str = "") -> None:
+        """Send the closing frame (after anything queued) and end the TCP connection."""
+        if self._closed:
+            return
+        payload = code.to_bytes(2, "big") + reason.encode()[:123]
+        self._out.append(_header(0x8, len(payload)) + payload)
+        self._flush()
+        self._closed = True
+        self._transport.close()
+
+    def pong(self, payload: bytes) -> None:
+        if not self._closed:
+            self._out.append(_header(0xA, len(payload)) + payload)
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                self._loop.call_soon(self._flush)
+
+
+class _MsyncProtocol(asyncio.Protocol):
+    """One upgraded connection. ``gateway`` is bound by ``ws_protocol``."""
+
+    gateway: _Gateway
+    max_frame_bytes: int
+
+    def __init__(
+        self,
+        config: Any,
+        server_state: Any,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._config = config
+        self._server_state = server_state
+        self._app_state = app_state
+        self._loop = _loop or asyncio.get_event_loop()
+        self._transport: asyncio.Transport | None = None
+        self._socket: RawFrameSocket | None = None
+        self._buf = bytearray()
+        self._fragments: list[bytes] = []
+        self._fragmented_size = 0
+        self._other: asyncio.Protocol | None = None  # uvicorn's protocol, for other paths
+
+    # -- uvicorn's side ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        self._server_state.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._other is not None:
+            self._other.connection_lost(exc)
+            return
+        self._server_state.connections.discard(self)
+        if self._socket is not None:
+            self._socket.lost()
+
+    def eof_received(self) -> bool | None:
+        return self._other.eof_received() if self._other is not None else None
+
+    def pause_writing(self) -> None:
+        if self._other is not None:
+            self._other.pause_writing()
+        elif self._socket is not None:
+            self._socket.set_writable(False)
+
+    def resume_writing(self) -> None:
+        if self._other is not None:
+            self._other.resume_writing()
+        elif self._socket is not None:
+            self._socket.set_writable(True)
+
+    def shutdown(self) -> None:
+        """The server is stopping (uvicorn calls this on every open connection)."""
+        if self._other is not None:
+            return  # uvicorn holds that protocol in its own set and shuts it down itself
+        if self._socket is not None:
+            self._socket.close_now(CLOSE_SERVICE_RESTART)
+            self._socket.lost()
+        elif self._transport is not None:
+            self._transport.close()
+
+    # -- bytes in ------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._other is not None:
+            self._other.data_received(data)
+            return
+        if self._socket is None:
+            self._handshake(data)
+            return
+        self._buf += data
+        self._frames()
+
+    def _handshake(self, data: bytes) -> None:
+        transport = self._transport
+        assert transport is not None
+        line = data.split(b"\r\n", 1)[0].split(b" ")
+        path = line[1].split(b"?", 1)[0] if len(line) > 1 else b""
+        if path != PATH.encode():
+            self._hand_over(data)
+            return
+        hs = ServerProtocol(max_size=None)
+        hs.receive_data(data)
+        events = hs.events_received()
+        request = events[0] if events and isinstance(events[0], Request) else None
+        if request is None:
+            transport.close()
+            return
+        response = hs.accept(request)
+        hs.send_response(response)
+        transport.write(b"".join(hs.data_to_send()))
+        if response.status_code != 101:
+            transport.close()
+            return
+        self._socket = RawFrameSocket(transport, self._loop)
+        task = self._loop.create_task(self._serve(self._socket))
+        tasks = self._server_state.tasks
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def _hand_over(self, data: bytes) -> None:
+        """Not msync: let uvicorn's own WebSocket protocol (and the ASGI app) answer. uvicorn
+        makes this object the transport's protocol after this call, so every later event
+        is forwarded."""
+        transport = self._transport
+        assert transport is not None
+        self._server_state.connections.discard(self)
+        other = WebSocketsSansIOProtocol(
+            config=self._config, server_state=self._server_state, app_state=self._app_state
+        )
+        self._other = other
+        other.connection_made(transport)
+        other.data_received(data)
+
+    async def _serve(self, socket: RawFrameSocket) -> None:
+        await self.gateway.connection(socket).run()
+
+    def _frames(self) -> None:
+        buf, socket = self._buf, self._socket
+        assert socket is not None
+        pos, end = 0, len(buf)
+        while end - pos >= 2:
+            b0, b1 = buf[pos], buf[pos + 1]
+            length, head = b1 & 0x7F, 2
+            if length == 126:
+                if end - pos < 4:
+                    break
+                length, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
+            elif length == 127:
+                if end - pos < 10:
+                    break
+                length, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
+            if b0 & 0x70 or not b1 & 0x80:  # reserved bits, or a client frame not masked
+                self._reject(CLOSE_PROTOCOL_ERROR, "protocol error")
+                return
+            if length > self.max_frame_bytes:
+                self._reject(CLOSE_TOO_BIG, "frame too large")
+                return
+            start = pos + head + 4
+            if end - start < length:
+                break
+            payload = apply_mask(bytes(buf[start : start + length]), bytes(buf[start - 4 : start]))
+            pos = start + length
+            if not self._frame(b0, payload):
+                return
+        if pos:
+            del buf[:pos]
+
+    def _frame(self, b0: int, payload: bytes) -> bool:
+        """Handle one frame; False once the connection is being closed."""
+        socket = self._socket
+        assert socket is not None
+        fin, opcode = b0 & 0x80, b0 & 0x0F
+        if opcode == _BINARY or (opcode == 0x0 and self._fragments):
+            if opcode == _BINARY and self._fragments:
+                self._reject(CLOSE_PROTOCOL_ERROR, "expected a continuation frame")
+                return False
+            if not fin or self._fragments:
+                self._fragments.append(payload)
+                self._fragmented_size += len(payload)
+                if self._fragmented_size > self.max_frame_bytes:
+                    self._reject(CLOSE_TOO_BIG, "frame too large")
+                    return False
+                if not fin:
+                    return True
+                payload = b"".join(self._fragments)
+                self._fragments, self._fragmented_size = [], 0
+            socket.deliver(payload)
+            return True
+        if opcode == 0x1:
+            self._reject(CLOSE_UNSUPPORTED_DATA, "binary frames only")
+            return False
+        if opcode == 0x9 and fin and len(payload) <= 125:
+            socket.pong(payload)
+            return True
+        if opcode == 0xA:
+            return True
+        if opcode == 0x8:
+            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
+            socket.close_now(code if code in (1000, 1001) else 1000)
+            socket.lost()
+            return False
+        self._reject(CLOSE_PROTOCOL_ERROR, "protocol error")
+        return False
+
+    def _reject(self, code: int, reason: str) -> None:
+        """Hand the connection a rejection; it closes with this code, as on ASGI."""
+        socket = self._socket
+        assert socket is not None
+        if self._transport is not None:
+            self._transport.pause_reading()
+        self._buf.clear()
+        socket.deliver(FrameRejected(code, reason))
+
+
+def ws_protocol(services: Services) -> type[asyncio.Protocol]:
+    """The protocol class for ``uvicorn.Config(ws=...)``, bound to these services."""
+    gateway = _Gateway(services)
+    return type(
+        "MsyncWebSocketProtocol",
+        (_MsyncProtocol,),
+        {"gateway": gateway, "max_frame_bytes": services.settings.max_frame_bytes},
+    )
