@@ -125,10 +125,12 @@ class MessageCache:
         recent = self._recent.get(key)
         if recent is None or after < recent.floor:
             return None
+        # Newest first, stopping at ``after``: an online device is usually one row behind.
         out: list[tuple[int, bytes]] = []
-        for msg_id, meta, skip in recent.rows:
-            if msg_id > after and skip != resource:
+        for msg_id, meta, skip in reversed(recent.rows):
+            if msg_id <= after:
+                break
+            if skip != resource:
                 out.append((msg_id, meta))
-                if len(out) >= limit:
-                    break
-        return out
+        out.reverse()
+        return out[:limit]

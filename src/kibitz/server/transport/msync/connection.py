@@ -319,12 +319,17 @@ class Connection:
 
     async def _receive_loop(self) -> None:
         settings = self._settings
+        # A socket that can time a wait itself spares an asyncio.timeout() per frame.
+        receive_within = getattr(self._socket, "receive_within", None)
         while not self._closing:
             connected = self.state is ConnState.CONNECTED
             deadline = settings.provision_timeout_s if connected else settings.idle_timeout_s
             try:
-                async with asyncio.timeout(deadline):
-                    data = await self._socket.receive()
+                if receive_within is not None:
+                    data = await receive_within(deadline)
+                else:
+                    async with asyncio.timeout(deadline):
+                        data = await self._socket.receive()
             except TimeoutError:
                 why = "no login in time" if connected else "idle"
                 self.close(CLOSE_NORMAL, why, flush=False)

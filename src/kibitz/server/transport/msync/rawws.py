@@ -47,6 +47,11 @@ def _header(opcode: int, length: int) -> bytes:
     return bytes((0x80 | opcode, 127)) + length.to_bytes(8, "big")
 
 
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 class RawFrameSocket:
     """The connection's ``FrameSocket`` over one transport: frames in a bounded deque,
     writes gathered until the end of the current loop turn."""
@@ -102,6 +107,20 @@ class RawFrameSocket:
         if isinstance(item, FrameRejected):
             raise item
         return item
+
+    async def receive_within(self, limit_s: float) -> bytes | None:
+        """``receive()``, raising TimeoutError after ``limit_s`` without a frame; no timer
+        at all when a frame is already waiting (the common case under load)."""
+        if self._inbox:
+            return await self.receive()
+        waiter = self._waiter = self._loop.create_future()
+        timer = self._loop.call_later(limit_s, _expire, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+        return await self.receive()
 
     async def send(self, data: bytes) -> None:
         if self._closed:
