@@ -189,6 +189,7 @@ class MessagingService:
         app = sender.app
         online = self._presence.online_users(app.id, list(recipients)) if online_only else set()
         drafts: list[Draft] = []
+        encoder = _BodyEncoder(app.app_key, sender, body)
         results: list[Stored | ChatError | None] = []
         for name in recipients:
             if not isinstance(name, str) or not USERNAME_RE.match(name):
@@ -204,7 +205,7 @@ class MessagingService:
                     sender_resource=sender.resource,
                     recipient=name,
                     recipient_inbox=not online_only or name in online,
-                    encode=_meta_encoder(app.app_key, sender, name, body),
+                    encode=encoder.for_recipient(name),
                     require_recipient=not unknown_ok,
                 )
             )
@@ -257,34 +258,55 @@ def validate_body(body: pb.MessageBody) -> None:
         raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, "message is too large")
 
 
+class _BodyEncoder:
+    """The downlink MessageBody of one send, encoded once for all its recipients.
+
+    Protobuf writes fields in number order and ``to`` (3) sits between ``type``/``from``
+    (1, 2) and everything else, so each recipient's body is ``head + to + tail``: the
+    same bytes as encoding the whole message again, without copying it per recipient.
+    """
+
+    def __init__(self, app_key: str, sender: Sender, body: pb.MessageBody) -> None:
+        out = pb.MessageBody()
+        out.CopyFrom(body)
+        if out.type == pb.MessageBody.NORMAL:
+            out.type = pb.MessageBody.CHAT
+        head = pb.MessageBody(type=out.type)
+        head.from_jid.name = sender.username
+        out.ClearField("type")
+        out.ClearField("from_jid")
+        out.ClearField("to_jid")
+        self._head = head.SerializeToString()
+        self._tail = out.SerializeToString()
+        self._app_key = app_key
+        self._from_jid = jid(app_key, sender.username, USER_DOMAIN, sender.resource)
+
+    def for_recipient(self, recipient: str) -> Callable[[int, int], bytes]:
+        """The downlink Meta for ``recipient``, encoded once per message and stored as is."""
+        to = pb.MessageBody()
+        to.to_jid.name = recipient
+        payload = self._head + to.SerializeToString() + self._tail
+        from_jid, to_jid = self._from_jid, jid(self._app_key, recipient)
+
+        def encode(message_id: int, timestamp_ms: int) -> bytes:
+            meta = pb.Meta(
+                id=message_id,
+                from_jid=from_jid,
+                to_jid=to_jid,
+                timestamp=timestamp_ms,
+                ns=pb.Meta.CHAT,
+                payload=payload,
+            )
+            return meta.SerializeToString()
+
+        return encode
+
+
 def _meta_encoder(
     app_key: str, sender: Sender, recipient: str, body: pb.MessageBody
 ) -> Callable[[int, int], bytes]:
-    """The downlink Meta, encoded once per message and stored as is."""
-    out = pb.MessageBody()
-    out.CopyFrom(body)
-    out.from_jid.Clear()
-    out.from_jid.name = sender.username
-    out.to_jid.Clear()
-    out.to_jid.name = recipient
-    if out.type == pb.MessageBody.NORMAL:
-        out.type = pb.MessageBody.CHAT
-    payload = out.SerializeToString()
-    from_jid = jid(app_key, sender.username, USER_DOMAIN, sender.resource)
-    to_jid = jid(app_key, recipient)
-
-    def encode(message_id: int, timestamp_ms: int) -> bytes:
-        meta = pb.Meta(
-            id=message_id,
-            from_jid=from_jid,
-            to_jid=to_jid,
-            timestamp=timestamp_ms,
-            ns=pb.Meta.CHAT,
-            payload=payload,
-        )
-        return meta.SerializeToString()
-
-    return encode
+    """The downlink Meta for one recipient (see ``_BodyEncoder``)."""
+    return _BodyEncoder(app_key, sender, body).for_recipient(recipient)
 
 
 def _notices_for(app: App, draft: Draft) -> list[Notice]:
