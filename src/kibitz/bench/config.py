@@ -46,7 +46,7 @@ class BenchConfig:
     sat_start: float = 1000.0  # 1:1 msg/s at the first step
     sat_fanout_start: float = 1000.0  # fan-out deliveries/s at the first step
     sat_factor: float = 1.5
-    sat_steps: int = 8
+    sat_steps: int = 12
     sat_refine: int = 2  # bisection steps between the best pass and the first failure
     sat_duration: float = 5.0
     latency_limit_ms: float = 1000.0
