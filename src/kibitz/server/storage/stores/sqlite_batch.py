@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.elements import BindParameter
 
+from ..engine import SQLITE_PRAGMAS
 from ..schema import cursors, devices, inbox, messages, queues
 
 __all__ = ["DeviceLogin", "SqliteBatch", "sqlite_path"]
@@ -144,12 +145,7 @@ class SqliteBatch:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-            for pragma in (
-                "journal_mode=WAL",
-                "synchronous=FULL",
-                "busy_timeout=30000",
-                "foreign_keys=ON",
-            ):
+            for pragma in SQLITE_PRAGMAS:
                 conn.execute(f"PRAGMA {pragma}")
             self._conn = conn
         return self._conn
