@@ -187,8 +187,8 @@ class LiveServer:
         cmd += ["--data-dir", str(self.data_dir)]
         if self.database_url:
             cmd += ["--database-url", self.database_url]
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self._env())
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the fd
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self._env())
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

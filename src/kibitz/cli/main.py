@@ -172,7 +172,7 @@ def app_create(
 @_storage_options
 def app_list(as_json: bool, data_dir: Path | None, database_url: str | None) -> None:
     """List apps (keys only, no secrets)."""
-    apps: list[App] = _run(_settings(data_dir, database_url), lambda s: s.apps.page())
+    apps: list[App] = _run(_settings(data_dir, database_url), lambda s: s.apps.all_apps())
     if as_json:
         click.echo(json.dumps([{"app_key": a.app_key, "app_id": a.app_id} for a in apps]))
     else:

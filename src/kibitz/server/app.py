@@ -82,7 +82,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(services.engine)
         await services.messages.start()
-        if on_default_app is not None and not await services.apps.page():
+        if on_default_app is not None and not await services.apps.all_apps():
             on_default_app(await services.apps.create("kibitz", "demo"))
         app.state.ready = True
         try:

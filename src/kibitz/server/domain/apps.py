@@ -79,8 +79,8 @@ class AppService:
     async def by_app_id(self, app_id: str) -> App | None:
         return await self._store.get_by_app_id(app_id)
 
-    async def page(self) -> list[App]:
-        return await self._store.page()
+    async def all_apps(self) -> list[App]:
+        return await self._store.all_apps()
 
     async def delete(self, org_name: str, app_name: str) -> App:
         app = await self.resolve(org_name, app_name)

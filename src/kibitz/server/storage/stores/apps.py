@@ -42,7 +42,7 @@ class SqlAppStore:
     async def get_by_app_id(self, app_id: str) -> App | None:
         return await self._one(apps.c.app_id == app_id)
 
-    async def page(self) -> list[App]:
+    async def all_apps(self) -> list[App]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(select(apps).order_by(apps.c.created_ms, apps.c.id))
             return [_row_to_app(row) for row in rows]
