@@ -21,6 +21,7 @@ from .domain.messaging import MessagingService
 from .domain.models import App
 from .domain.passwords import Argon2Hasher
 from .domain.ports import Clock
+from .domain.sync import SyncService
 from .services import Services
 from .settings import Settings
 from .storage.engine import create_engine
@@ -62,6 +63,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         sessions=sessions,
         messages=messages,
         messaging=MessagingService(messages, LocalBus(sessions), sessions, clock),
+        sync=SyncService(messages, batch_size=settings.sync_batch_size),
     )
 
 

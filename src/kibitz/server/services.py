@@ -13,6 +13,7 @@ from .domain.apps import AppService
 from .domain.auth import AuthService
 from .domain.messaging import MessagingService
 from .domain.ports import Clock
+from .domain.sync import SyncService
 from .settings import Settings
 from .storage.stores.messages import SqlMessageStore
 from .transport.msync.registry import SessionRegistry
@@ -32,3 +33,4 @@ class Services:
     sessions: SessionRegistry
     messages: SqlMessageStore  # the group-commit writer: started and drained by the lifespan
     messaging: MessagingService
+    sync: SyncService

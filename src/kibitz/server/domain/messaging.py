@@ -227,16 +227,9 @@ class MessagingService:
             await self._bus.publish(notices)
         return [r for r in results if r is not None]
 
-    # -- receiving -----------------------------------------------------------------------
-
-    async def unread(self, owner: str, resource: str) -> list[QueueCount]:
-        """The UNREAD summary; queues holding only this device's own sends are skipped
-        (and its cursor moved past them, so they are not counted again)."""
-        counts = await self.store.unread(owner, resource)
-        for qc in counts:
-            if qc.count == 0:
-                self.store.ack_later(owner, resource, qc.queue, qc.last_id)
-        return [qc for qc in counts if qc.count > 0]
+    async def user_id(self, app: App, username: str) -> str | None:
+        """The account id behind ``username``, or None when there is no such account."""
+        return (await self.store.user_ids(app.id, [username])).get(username)
 
     def now_ms(self) -> int:
         return self._clock.now_ms()

@@ -40,7 +40,7 @@ async def test_slow_consumer_is_dropped_and_its_messages_wait(
     await asyncio.wait_for(run, 5)
     assert conn.state is ConnState.CLOSED
     assert s.sessions.resources(app.id, "alice") == []
-    counts = await s.messaging.unread(alice.id, "a1")
+    counts = await s.sync.unread(alice.id, "a1")
     assert [(c.queue, c.count) for c in counts] == [("bob", 1)]
 
 

@@ -165,12 +165,10 @@ class Dispatcher:
             return
         user = principal.user
         assert user is not None  # login() only returns user principals
-        store = s.messaging.store
-        await store.register_device(user.id, resource, s.clock.now_ms())
-        conn.acked = await store.online(user.id, resource)
+        conn.acked = await s.sync.device_online(user.id, resource, s.clock.now_ms())
         if conn.closing:  # the client left while we were logging it in
             if resource not in s.sessions.sessions_of(app.id, user.username):
-                store.offline(user.id, resource)
+                s.sync.device_offline(user.id, resource)
             return
         conn.provisioned(
             Login(
@@ -203,7 +201,7 @@ class Dispatcher:
             return
         live = self._s.sessions.sessions_of(login.app.id, login.user.username)
         if login.resource not in live:
-            self._s.messaging.store.offline(login.user.id, login.resource)
+            self._s.sync.device_offline(login.user.id, login.resource)
 
     # -- UNREAD (also the heartbeat: always answered) ------------------------------------
 
@@ -211,7 +209,7 @@ class Dispatcher:
         login = conn.login
         assert login is not None
         try:
-            counts = await self._s.messaging.unread(login.user.id, login.resource)
+            counts = await self._s.sync.unread(login.user.id, login.resource)
             pending = [(c.queue, c.count) for c in counts]
         except Exception:
             log.exception("unread summary failed; answering the heartbeat empty")
@@ -286,14 +284,8 @@ class Dispatcher:
         try:
             if ul.key > conn.acked.get(name, 0):
                 conn.acked[name] = ul.key
-                try:
-                    await s.messaging.store.ack(owner, resource, name, ul.key)
-                except Exception:
-                    log.warning("acknowledgement of %s not stored", name, exc_info=True)
-            after = conn.acked.get(name, 0)
-            rows = await s.messaging.store.pull(
-                owner, resource, name, after, s.settings.sync_batch_size
-            )
+                await s.sync.ack(owner, resource, name, ul.key)
+            rows = await s.sync.pull(owner, resource, name, conn.acked.get(name, 0))
             conn.send(sync_batch_frame(app_key, name, rows, s.clock.now_ms()))
         finally:
             conn.end_pull(name)

@@ -147,9 +147,7 @@ async def send_to_users(request: Request, app: AppDep, _: AdminDep) -> JSONRespo
     services = services_of(request)
     sender_id = None
     if body.get("sync_device") is True:  # the sender's own devices get a copy
-        sender_id = (await services.messaging.store.user_ids(app.id, [sender_name])).get(
-            sender_name
-        )
+        sender_id = await services.messaging.user_id(app, sender_name)
     results = await services.messaging.send_many(
         Sender(app, sender_name, sender_id),
         recipients,

@@ -1,0 +1,62 @@
+"""Sync: what a device pulls, acknowledges and is told it has waiting.
+
+The one door to a device's cursors and inbox, for the gateway and for REST alike: neither
+calls a store. A device is *online* on the node that holds its session; the store may keep
+that device's cursors in memory until it goes offline again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .messaging import Device, MessageStore, QueueCount
+
+__all__ = ["SyncService"]
+
+log = logging.getLogger(__name__)
+
+
+class SyncService:
+    def __init__(self, store: MessageStore, *, batch_size: int) -> None:
+        self._store = store
+        self._batch = batch_size
+
+    # -- devices -------------------------------------------------------------------------
+
+    async def device_online(self, owner: str, resource: str, now_ms: int) -> dict[str, int]:
+        """A login: record the device (a new one starts at the owner's most advanced
+        cursors) and return its cursors, which the store now tracks for this node."""
+        await self._store.register_device(owner, resource, now_ms)
+        return await self._store.online(owner, resource)
+
+    def device_offline(self, owner: str, resource: str) -> None:
+        """No session of that device is left on this node."""
+        self._store.offline(owner, resource)
+
+    async def devices(self, owner: str) -> list[Device]:
+        return await self._store.devices(owner)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def unread(self, owner: str, resource: str) -> list[QueueCount]:
+        """The UNREAD summary; queues holding only this device's own sends are skipped
+        (and its cursor moved past them, so they are not counted again)."""
+        counts = await self._store.unread(owner, resource)
+        for qc in counts:
+            if qc.count == 0:
+                self._store.ack_later(owner, resource, qc.queue, qc.last_id)
+        return [qc for qc in counts if qc.count > 0]
+
+    async def ack(self, owner: str, resource: str, queue: str, key: int) -> None:
+        """Everything ≤ ``key`` in ``queue`` reached the device. A failure to store it is
+        logged, not raised: the device then sees those messages again, it loses none."""
+        try:
+            await self._store.ack(owner, resource, queue, key)
+        except Exception:
+            log.warning("acknowledgement of a queue not stored", exc_info=True)
+
+    async def pull(
+        self, owner: str, resource: str, queue: str, after: int
+    ) -> list[tuple[int, bytes]]:
+        """The next batch of ``queue`` past ``after`` and the device's cursor."""
+        return await self._store.pull(owner, resource, queue, after, self._batch)
