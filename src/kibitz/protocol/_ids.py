@@ -37,6 +37,16 @@ class IdGenerator:
         self._node = node
         self._last = 0
 
+    @property
+    def node(self) -> int:
+        return self._node
+
+    def rebind(self, node: int) -> None:
+        """Take the node id a cluster lease granted (ids so far keep their order)."""
+        if not 0 <= node <= _MAX_NODE:
+            raise ValueError(f"node must be in 0..{_MAX_NODE}")
+        self._node = node
+
     def next_id(self) -> MessageId:
         ms = max(self._clock_ms() - EPOCH_MS, 0)
         candidate = (ms << (_NODE_BITS + _SEQ_BITS)) | (self._node << _SEQ_BITS)

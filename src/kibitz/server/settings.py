@@ -22,7 +22,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str | None = None
     log_level: str = "info"
-    node_id: int = Field(default=0, ge=0, le=1023)
+    node_id: int = Field(default=0, ge=0, le=1023)  # one node; a cluster leases its own
+
+    # Cluster: nodes sharing one PostgreSQL database and one Redis
+    redis_url: str | None = None
+    redis_prefix: str = "kibitz:"
+    public_url: str | None = None  # how clients reach this node (server.json); default host:port
+    lease_ttl_s: float = Field(default=15.0, ge=1.0, le=60.0)
 
     # REST
     max_body_bytes: int = Field(default=MIB, ge=1024)
@@ -42,6 +48,17 @@ class Settings(BaseSettings):
     send_queue_frames: int = Field(default=1024, ge=8)
     max_frame_bytes: int = Field(default=256 * 1024, ge=1024)
     sync_batch_size: int = Field(default=100, ge=1, le=1000)
+
+    @property
+    def clustered(self) -> bool:
+        return bool(self.redis_url)
+
+    def advertised_url(self) -> str:
+        """This node's REST base URL as clients should use it."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
 
     def resolved_database_url(self) -> str:
         """The SQLAlchemy async URL: an explicit URL, or SQLite under ``data_dir``."""

@@ -1,0 +1,92 @@
+"""The events that cross nodes, as plain records, and the bus that carries them.
+
+One node publishes, every node (itself included) hears: a pull notice reaches the node that
+holds the recipient's session, a kick the node that holds the device. A feature that needs
+to tell other nodes something adds a record here and subscribes to it where it is handled
+(membership changes and presence arrive this way with their issues). Events are hints or
+commands about state that lives elsewhere (the database, the device directory): losing one
+delays or skips a side effect, it never loses a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from .messaging import Notice
+
+__all__ = [
+    "EVENT_TYPES",
+    "DeviceOffline",
+    "DeviceOnline",
+    "Event",
+    "EventBus",
+    "KickDevices",
+    "Notice",
+    "UserChanged",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class KickDevices:
+    """Log out ``username``'s sessions: all, one ``resource``, or the one ``session``.
+
+    ``code`` is the ErrorCode the client is told (206, 207, 216, 217, ...)."""
+
+    app_pk: str
+    username: str
+    code: int
+    resource: str | None = None
+    session: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceOnline:
+    app_pk: str
+    username: str
+    resource: str
+    node: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceOffline:
+    app_pk: str
+    username: str
+    resource: str
+    node: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserChanged:
+    """An account was deleted (or its name freed): drop what nodes cache about it."""
+
+    app_pk: str
+    username: str
+
+
+Event = Notice | KickDevices | DeviceOnline | DeviceOffline | UserChanged
+
+# The wire tag of each event type; the order is part of the bus format (append only).
+EVENT_TYPES: tuple[type[Event], ...] = (
+    Notice,
+    KickDevices,
+    DeviceOnline,
+    DeviceOffline,
+    UserChanged,
+)
+
+E = TypeVar("E", bound=Event)
+
+
+class EventBus(Protocol):
+    async def publish(self, events: Sequence[Event]) -> None:
+        """Deliver to this node's subscribers now and queue for the other nodes; never
+        waits on a client or on another node."""
+        ...
+
+    def subscribe(self, kind: type[E], handler: Callable[[Sequence[E]], None]) -> None:
+        """Call ``handler`` with every batch of ``kind`` events (from any node). Handlers
+        run on the event loop and must not block."""
+        ...
