@@ -17,7 +17,17 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["apps", "cursors", "devices", "inbox", "messages", "metadata", "queues", "users"]
+__all__ = [
+    "apps",
+    "cursors",
+    "devices",
+    "id_floor",
+    "inbox",
+    "messages",
+    "metadata",
+    "queues",
+    "users",
+]
 
 metadata = MetaData(
     naming_convention={
@@ -120,4 +130,16 @@ cursors = Table(
         name="fk_cursors_owner_devices",
         ondelete="CASCADE",
     ),
+)
+
+# -- shared mode (migration 0003) ---------------------------------------------------------
+# Nodes sharing one database take their message ids above the last id anyone committed:
+# each group commit locks this one row, assigns its ids above it and raises it before
+# COMMIT, so ids grow in commit order across nodes ("acknowledge everything ≤ key" is safe).
+
+id_floor = Table(
+    "id_floor",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("last_id", BigInteger, nullable=False),
 )
