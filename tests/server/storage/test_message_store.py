@@ -16,8 +16,9 @@ from kibitz.server.domain.messaging import Draft
 from kibitz.server.domain.models import App, User
 from kibitz.server.services import Services
 from kibitz.server.settings import Settings
+from kibitz.server.storage.engine import create_engine
 from kibitz.server.storage.migrate import migrate
-from kibitz.server.storage.schema import cursors, devices, inbox, queues
+from kibitz.server.storage.schema import cursors, devices, id_floor, inbox, queues
 from kibitz.server.storage.stores import message_writer as store_module
 from kibitz.server.storage.stores.messages import SqlMessageStore
 
@@ -246,3 +247,128 @@ async def test_ids_keep_growing_when_the_clock_steps_back(
         assert got == sorted(got) and all(i > j for i in got for j in before)
         before += got
     await services.engine.dispose()
+
+
+# -- shared mode: several nodes, one database ----------------------------------------------
+
+
+class SteppedClock:
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def now_ms(self) -> int:
+        self.now += 1
+        return self.now
+
+
+@dataclass
+class Cluster:
+    world: World
+    nodes: list[SqlMessageStore]
+
+
+@pytest.fixture
+async def cluster(
+    settings_factory: Callable[..., Settings], request: pytest.FixtureRequest
+) -> AsyncIterator[Cluster]:
+    """Two nodes on one database, each with its own engine; node 1's clock is an hour
+    behind node 0's."""
+    shared = getattr(request, "param", True)
+    settings = settings_factory()
+    services = build_services(settings)
+    await migrate(services.engine)
+    app = await services.apps.create("acme", "chat")
+    alice, bob = (await services.accounts.register(app, [NewUser("alice"), NewUser("bob")])).created
+    engines = [services.engine, create_engine(settings.resolved_database_url())]
+    nodes = []
+    for n, (engine, behind) in enumerate(zip(engines, (0, 3_600_000), strict=True)):
+        clock = SteppedClock(1_800_000_000_000 - behind)
+        ids = IdGenerator(clock.now_ms, node=n)
+        nodes.append(SqlMessageStore(engine, ids, clock, shared=shared))
+    for node in nodes:
+        await node.start()
+    try:
+        yield Cluster(World(services, nodes[0], app, alice, bob), nodes)
+    finally:
+        for node in nodes:
+            await node.aclose()
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_shared_ids_grow_in_commit_order_across_nodes(cluster: Cluster) -> None:
+    w = cluster.world
+    committed = []
+    for i in range(20):  # alternating nodes; the second node's clock is an hour behind
+        (stored,) = await cluster.nodes[i % 2].append([w.draft(w.alice, "bob")])
+        assert stored is not None
+        committed.append(stored.id)
+    assert committed == sorted(committed) and len(set(committed)) == 20
+    async with w.services.engine.connect() as conn:
+        assert await conn.scalar(select(id_floor.c.last_id)) == committed[-1]
+
+
+@pytest.mark.parametrize("cluster", [False], indirect=True)
+async def test_without_shared_mode_a_slow_clock_breaks_the_order(cluster: Cluster) -> None:
+    """The control for the test above: it would catch a writer that ignores the floor."""
+    w = cluster.world
+    ids = []
+    for i in range(4):
+        (stored,) = await cluster.nodes[i % 2].append([w.draft(w.alice, "bob")])
+        assert stored is not None
+        ids.append(stored.id)
+    assert ids != sorted(ids)
+
+
+async def test_shared_acknowledging_while_two_nodes_write_loses_nothing(cluster: Cluster) -> None:
+    """A device pulls and acknowledges "everything ≤ key" while both nodes commit: every
+    message still reaches it (a later commit never has a smaller id)."""
+    w = cluster.world
+    reader = cluster.nodes[0]
+    await reader.register_device(w.bob.id, "b1", 1)
+    await reader.online(w.bob.id, "b1")
+    sent: list[int] = []
+    seen: list[int] = []
+    writing = True
+
+    async def write(node: SqlMessageStore) -> None:
+        for _ in range(15):
+            got = await asyncio.gather(*(node.append([w.draft(w.alice, "bob")]) for _ in range(4)))
+            sent.extend(r[0].id for r in got if r[0] is not None)
+
+    async def read() -> None:
+        while True:
+            more = writing
+            rows = await reader.pull(w.bob.id, "b1", "alice", 0, 1000)
+            if rows:
+                seen.extend(i for i, _ in rows)
+                await reader.ack(w.bob.id, "b1", "alice", rows[-1][0])
+            elif not more:
+                return
+            await asyncio.sleep(0)  # let the writers run between pulls
+
+    reading = asyncio.create_task(read())
+    await asyncio.gather(*(write(node) for node in cluster.nodes))
+    writing = False
+    await asyncio.wait_for(reading, 30)
+    assert len(sent) == 120 and sorted(seen) == sorted(sent)
+
+
+async def test_shared_nodes_see_each_others_writes(cluster: Cluster) -> None:
+    """No cache in shared mode: an online device's pull finds what another node wrote."""
+    w = cluster.world
+    here, there = cluster.nodes
+    await here.register_device(w.bob.id, "b1", 1)
+    await here.online(w.bob.id, "b1")
+    (mine,) = await here.append([w.draft(w.alice, "bob")])
+    (theirs,) = await there.append([w.draft(w.alice, "bob")])
+    assert mine is not None and theirs is not None
+    assert [i for i, _ in await here.pull(w.bob.id, "b1", "alice", mine.id, 10)] == [theirs.id]
+
+
+async def test_not_shared_leaves_the_floor_alone(world: World) -> None:
+    async with world.services.engine.connect() as conn:
+        before = await conn.scalar(select(id_floor.c.last_id))
+    assert await world.store.append([world.draft(world.alice, "bob")]) != [None]
+    async with world.services.engine.connect() as conn:
+        assert await conn.scalar(select(id_floor.c.last_id)) == before

@@ -6,6 +6,10 @@ one fsync for many sends, and on SQLite no two writers fighting over the lock. A
 answered only after its transaction commits; ids are assigned here, in commit order, which
 is what makes "acknowledge everything ≤ key" safe. Each transaction only writes (the lookups
 it needs run before it), so SQLite never has to upgrade a read transaction.
+
+The transaction itself is ``write_batch.transaction``; ``write_executors`` runs it. With
+``shared`` (several nodes, one database) each transaction that carries messages first locks
+the ``id_floor`` row and assigns its ids above it, so ids grow in commit order across nodes.
 """
 
 from __future__ import annotations

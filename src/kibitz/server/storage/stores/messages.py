@@ -30,10 +30,16 @@ class SqlMessageStore:
         *,
         cache: bool = True,
         max_batch: int = 512,
+        shared: bool = False,
     ) -> None:
+        """``shared``: other nodes write to the same database. Ids then come from above a
+        floor kept in the database (so they grow in commit order across nodes), and there
+        is no in-memory cache (another node's writes would make it lie)."""
         self._engine = engine
-        self._cache = MessageCache() if cache else None
-        self._writer = MessageWriter(engine, ids, clock, self._cache, max_batch=max_batch)
+        self._cache = MessageCache() if cache and not shared else None
+        self._writer = MessageWriter(
+            engine, ids, clock, self._cache, max_batch=max_batch, shared=shared
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
 
