@@ -24,6 +24,7 @@ from kibitz.server.domain.models import App, User
 from kibitz.server.domain.ports import Clock
 from kibitz.server.settings import Settings
 
+from .close import Close
 from .frames import kick_frame
 from .registry import SessionRegistry
 
@@ -38,11 +39,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CLOSE_NORMAL: Final = 1000
-CLOSE_GOING_AWAY: Final = 1001
-CLOSE_POLICY: Final = 1008
-CLOSE_INTERNAL: Final = 1011
-CLOSE_TRY_LATER: Final = 1013
 _FLUSH_GRACE_S: Final = 2.0  # a closing connection's last frames get this long to leave
 # After a kick meta the socket stays open this long before the server closes it: the Web SDK
 # marks itself logged out only once it has processed the meta (4.21 awaits a cache clear
@@ -127,7 +123,7 @@ class Connection:
         self._closed = asyncio.Event()
         self._closing = False
         self._linger_s = 0.0
-        self._close_code = CLOSE_NORMAL
+        self._close_code: int = Close.NORMAL
         self._close_reason = ""
         self._peer_gone = False
         self._tasks: asyncio.TaskGroup | None = None
@@ -178,7 +174,7 @@ class Connection:
             return
         if len(self._outbox) >= self._settings.send_queue_frames:
             log.info("closing a slow consumer (%s)", self.resource or "not logged in")
-            self.close(CLOSE_TRY_LATER, "send queue full", flush=False)
+            self.close(Close.TRY_LATER, "send queue full", flush=False)
             return
         self._outbox.append(frame)
         self._wakeup.set()
@@ -223,7 +219,7 @@ class Connection:
             await work
         except Exception:
             log.exception("msync task failed")
-            self.close(CLOSE_INTERNAL, "internal error", flush=False)
+            self.close(Close.INTERNAL, "internal error", flush=False)
         finally:
             self._send_slots.release()
 
@@ -287,13 +283,13 @@ class Connection:
                 self._clock.now_ms(),
                 reason,
             )
-            self.close(CLOSE_NORMAL, "logged out", last=frame, linger_s=_KICK_LINGER_S)
+            self.close(Close.NORMAL, "logged out", last=frame, linger_s=_KICK_LINGER_S)
         else:
-            self.close(CLOSE_NORMAL, "logged out")
+            self.close(Close.NORMAL, "logged out")
         await self._wait_closed()
 
     async def close_for_shutdown(self) -> None:
-        self.close(CLOSE_GOING_AWAY, "server shutting down", flush=False)
+        self.close(Close.GOING_AWAY, "server shutting down", flush=False)
         await self._wait_closed()
 
     # -- the two loops ---------------------------------------------------------------------
@@ -308,7 +304,7 @@ class Connection:
             log.exception("msync connection failed")
         finally:
             self._tasks = None
-            self.close(CLOSE_INTERNAL, "internal error", flush=False)
+            self.close(Close.INTERNAL, "internal error", flush=False)
             if self._on_close is not None:
                 self._on_close(self)
             if not self._peer_gone:
@@ -332,14 +328,14 @@ class Connection:
                         data = await self._socket.receive()
             except TimeoutError:
                 why = "no login in time" if connected else "idle"
-                self.close(CLOSE_NORMAL, why, flush=False)
+                self.close(Close.NORMAL, why, flush=False)
                 return
             except FrameRejected as exc:
                 self.close(exc.code, exc.reason, flush=False)
                 return
             if data is None:
                 self._peer_gone = True
-                self.close(CLOSE_NORMAL, flush=False)
+                self.close(Close.NORMAL, flush=False)
                 return
             await self._handle(self, data)
 
@@ -358,5 +354,5 @@ class Connection:
                 await self._socket.send(frame)
             except Exception:
                 self._peer_gone = True
-                self.close(CLOSE_NORMAL, flush=False)
+                self.close(Close.NORMAL, flush=False)
                 return

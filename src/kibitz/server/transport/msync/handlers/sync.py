@@ -1,0 +1,55 @@
+"""SYNC: an uplink meta (routed by namespace through the meta table) or a pull, whose
+``key`` acknowledges everything the device has received from that queue so far."""
+
+from __future__ import annotations
+
+from kibitz.protocol._msync import GROUP_DOMAIN, FrameError, decode_payload, pb
+from kibitz.server.domain.accounts import USERNAME_RE
+
+from ..connection import Connection
+from ..frames import send_fail_frame, sync_batch_frame, sync_error_frame
+from .context import Context
+
+__all__ = ["sync"]
+
+
+async def sync(ctx: Context, conn: Connection, frame: pb.MSync) -> None:
+    try:
+        ul = decode_payload(pb.CommSyncUL, frame.payload)
+    except FrameError:
+        conn.send(sync_error_frame(pb.Status.PB_PARSER_ERROR, "malformed CommSyncUL"))
+        return
+    if ul.HasField("meta"):
+        meta = ul.meta
+        handle = ctx.metas.get(meta.ns)
+        if handle is None:  # a namespace the gateway does not carry (yet)
+            now = ctx.services.clock.now_ms()
+            conn.send(send_fail_frame(meta.id, pb.Status.FAIL, "not supported", now))
+            return
+        await handle(ctx, conn, meta)
+    elif ul.HasField("queue"):
+        await _pull(ctx, conn, ul)
+    else:
+        conn.send(sync_error_frame(pb.Status.MISSING_PARAMETER, "neither meta nor queue"))
+
+
+async def _pull(ctx: Context, conn: Connection, ul: pb.CommSyncUL) -> None:
+    login = conn.login
+    assert login is not None
+    s = ctx.services
+    name = ul.queue.name
+    app_key = login.app.app_key
+    if ul.queue.domain == GROUP_DOMAIN or not USERNAME_RE.match(name):
+        queue = f"{name}@{GROUP_DOMAIN}" if ul.queue.domain == GROUP_DOMAIN else name
+        conn.send(sync_batch_frame(app_key, queue, [], s.clock.now_ms()))
+        return
+    owner, resource = login.user.id, login.resource
+    conn.begin_pull(name)
+    try:
+        if ul.key > conn.acked.get(name, 0):
+            conn.acked[name] = ul.key
+            await s.sync.ack(owner, resource, name, ul.key)
+        rows = await s.sync.pull(owner, resource, name, conn.acked.get(name, 0))
+        conn.send(sync_batch_frame(app_key, name, rows, s.clock.now_ms()))
+    finally:
+        conn.end_pull(name)
