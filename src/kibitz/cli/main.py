@@ -71,7 +71,7 @@ def serve(host: str, port: int, data_dir: Path | None, database_url: str | None)
     """Run the server (REST + msync WebSocket) until SIGINT/SIGTERM."""
     import uvicorn
 
-    from kibitz.server.transport.msync.rawws import ws_protocol
+    from kibitz.server.serving import uvicorn_config
 
     settings = _settings(data_dir, database_url, host=host, port=port)
 
@@ -82,20 +82,7 @@ def serve(host: str, port: int, data_dir: Path | None, database_url: str | None)
         sys.stdout.flush()
 
     asgi = create_app(settings, on_default_app=announce)
-    config = uvicorn.Config(
-        asgi,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        ws=ws_protocol(asgi.state.services),  # /websocket on the raw socket (msync/rawws.py)
-        ws_max_size=settings.max_frame_bytes,
-        ws_per_message_deflate=False,
-        ws_ping_interval=None,
-        log_level=settings.log_level,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
+    config = uvicorn_config(asgi, settings)
     # uvicorn drains on SIGTERM, then re-raises the signal, which would end the process
     # with -15; a drained stop is a clean exit, so the re-raised SIGTERM exits 0 instead.
     signal.signal(signal.SIGTERM, _exit_cleanly)

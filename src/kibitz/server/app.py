@@ -30,6 +30,7 @@ from .storage.stores.apps import SqlAppStore
 from .storage.stores.messages import SqlMessageStore
 from .storage.stores.users import SqlUserStore
 from .transport.msync.endpoint import GatewayMiddleware, gateway_route
+from .transport.msync.gateway import Gateway
 from .transport.msync.registry import SessionRegistry
 from .transport.rest import register_rest
 
@@ -110,6 +111,9 @@ def create_app(
         return {"status": "ok"}
 
     register_rest(app)
-    app.router.routes.append(gateway_route(services))
-    app.add_middleware(GatewayMiddleware, services=services)  # outermost: msync fast path
+    # The msync gateway, built once: the ASGI ways in below, and the raw socket protocol
+    # that serving.uvicorn_config installs (kibitz serve and the tests).
+    gateway = app.state.gateway = Gateway(services)
+    app.router.routes.append(gateway_route(gateway))
+    app.add_middleware(GatewayMiddleware, gateway=gateway)  # outermost: msync fast path
     return app

@@ -15,7 +15,8 @@ import uvicorn
 from kibitz.server.domain.accounts import NewUser
 from kibitz.server.domain.models import App, User
 from kibitz.server.services import Services
-from kibitz.server.transport.msync.rawws import ws_protocol
+from kibitz.server.serving import uvicorn_config
+from kibitz.server.settings import Settings
 from tests.conftest import AppHarness
 
 from .client import MsyncClient
@@ -25,6 +26,7 @@ from .client import MsyncClient
 class Gateway:
     harness: AppHarness
     port: int
+    config: uvicorn.Config
 
     @property
     def url(self) -> str:
@@ -72,22 +74,16 @@ class Gateway:
 
 
 async def serve(
-    asgi: Any, max_frame_bytes: int, raw: bool = True
+    asgi: Any, settings: Settings, raw: bool = True
 ) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    """uvicorn on a free port; ``raw``: /websocket on the msync protocol ``kibitz serve``
-    uses (msync/rawws.py), else through ASGI (GatewayMiddleware)."""
+    """uvicorn on a free port, configured as ``kibitz serve`` configures it
+    (``serving.uvicorn_config``): ``raw``, /websocket on the app's msync gateway protocol
+    (msync/rawws.py), else through ASGI (GatewayMiddleware or the plain route)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = int(sock.getsockname()[1])
-    config = uvicorn.Config(
-        asgi,
-        lifespan="off",
-        ws=ws_protocol(asgi.state.services) if raw else "websockets-sansio",
-        ws_max_size=max_frame_bytes,
-        ws_per_message_deflate=False,
-        ws_ping_interval=None,
-        log_level="warning",
-    )
+    overrides: dict[str, Any] = {} if raw else {"ws": "websockets-sansio"}
+    config = uvicorn_config(asgi, settings, lifespan="off", log_level="warning", **overrides)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     loop = asyncio.get_running_loop()
@@ -109,9 +105,8 @@ async def gateway_factory(
 
     async def make(raw: bool = True, **overrides: Any) -> Gateway:
         harness = await harness_factory(**overrides)
-        max_bytes = harness.services.settings.max_frame_bytes
-        server, task, port = await serve(harness.asgi, max_bytes, raw)
-        gw = Gateway(harness, port)
+        server, task, port = await serve(harness.asgi, harness.services.settings, raw)
+        gw = Gateway(harness, port, server.config)
         running.append((server, task, gw))
         return gw
 

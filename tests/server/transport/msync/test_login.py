@@ -142,8 +142,8 @@ async def test_the_plain_starlette_route_serves_too(gateway: Gateway) -> None:
 
     from .conftest import serve
 
-    bare = Starlette(routes=[gateway_route(gateway.services)])
-    server, task, port = await serve(bare, gateway.services.settings.max_frame_bytes, raw=False)
+    bare = Starlette(routes=[gateway_route(gateway.harness.asgi.state.gateway)])
+    server, task, port = await serve(bare, gateway.services.settings, raw=False)
     try:
         alice = await gateway.user("alice")
         c = await MsyncClient.open(f"ws://127.0.0.1:{port}/websocket", gateway.app_key)

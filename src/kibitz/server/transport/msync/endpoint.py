@@ -4,7 +4,8 @@ Two ways in, one gateway. ``gateway_route`` is the Starlette ``WebSocketRoute`` 
 the app's routes). ``GatewayMiddleware`` answers the same path on raw ASGI, in front of the
 REST middleware stack, so the several frames of every message skip the per-message wrappers
 that only HTTP needs; ``create_app`` installs it, and the route stays as the documented
-fallback (it is reached only if the middleware is not installed).
+fallback (it is reached only if the middleware is not installed). Both connect through the
+app's ``Gateway`` (gateway.py), as the raw socket protocol does.
 """
 
 from __future__ import annotations
@@ -15,16 +16,11 @@ from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from kibitz.server.services import Services
-
-from .connection import Connection, FrameRejected
-from .dispatch import Dispatcher
+from .close import Close
+from .connection import FrameRejected
+from .gateway import PATH, Gateway
 
 __all__ = ["PATH", "GatewayMiddleware", "gateway_route"]
-
-PATH = "/websocket"
-CLOSE_UNSUPPORTED_DATA = 1003
-CLOSE_TOO_BIG = 1009
 
 
 def _frame(message: Any, max_bytes: int) -> bytes | None:
@@ -32,9 +28,9 @@ def _frame(message: Any, max_bytes: int) -> bytes | None:
         return None
     data = message.get("bytes")
     if data is None:
-        raise FrameRejected(CLOSE_UNSUPPORTED_DATA, "binary frames only")
+        raise FrameRejected(Close.UNSUPPORTED_DATA, "binary frames only")
     if len(data) > max_bytes:
-        raise FrameRejected(CLOSE_TOO_BIG, "frame too large")
+        raise FrameRejected(Close.TOO_BIG, "frame too large")
     return bytes(data)
 
 
@@ -73,27 +69,8 @@ class _StarletteSocket:
         await self._ws.close(code, reason)
 
 
-class _Gateway:
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.dispatcher = Dispatcher(services)
-
-    def connection(self, socket: Any) -> Connection:
-        s = self.services
-        return Connection(
-            socket,
-            self.dispatcher,
-            registry=s.sessions,
-            settings=s.settings,
-            clock=s.clock,
-            ids=s.ids,
-            on_close=self.dispatcher.closed,
-        )
-
-
-def gateway_route(services: Services) -> WebSocketRoute:
-    gateway = _Gateway(services)
-    max_bytes = services.settings.max_frame_bytes
+def gateway_route(gateway: Gateway) -> WebSocketRoute:
+    max_bytes = gateway.max_frame_bytes
 
     async def msync(websocket: WebSocket) -> None:
         await websocket.accept()
@@ -105,10 +82,10 @@ def gateway_route(services: Services) -> WebSocketRoute:
 class GatewayMiddleware:
     """Serves ``/websocket`` directly on ASGI; everything else goes on to ``app``."""
 
-    def __init__(self, app: ASGIApp, services: Services) -> None:
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
         self.app = app
-        self._gateway = _Gateway(services)
-        self._max = services.settings.max_frame_bytes
+        self._gateway = gateway
+        self._max = gateway.max_frame_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket" or scope["path"] != PATH:

@@ -8,7 +8,8 @@ feeds them from a lean frame layer: client frames are parsed in ``data_received`
 unmasked with the websockets C helper, the connection's frames are coalesced into one write
 per event-loop turn. The opening handshake is still websockets' ``ServerProtocol``.
 
-``kibitz serve`` installs it with ``uvicorn.Config(ws=ws_protocol(services))``; any other
+The app's ``Gateway`` (gateway.py) builds the class once, and ``serving.uvicorn_config``
+installs it as ``uvicorn.Config(ws=...)`` for ``kibitz serve`` and the tests alike; any other
 WebSocket path is handed to uvicorn's own protocol, so the ASGI app answers it as before.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Final, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -23,17 +25,11 @@ from websockets.http11 import Request
 from websockets.server import ServerProtocol
 from websockets.speedups import apply_mask
 
-from kibitz.server.services import Services
-
-from .connection import FrameRejected
-from .endpoint import PATH, _Gateway
+from .close import Close
+from .connection import Connection, FrameRejected, FrameSocket
 
 __all__ = ["RawFrameSocket", "ws_protocol"]
 
-CLOSE_PROTOCOL_ERROR: Final = 1002
-CLOSE_UNSUPPORTED_DATA: Final = 1003
-CLOSE_TOO_BIG: Final = 1009
-CLOSE_SERVICE_RESTART: Final = 1012
 _PAUSE_AT: Final = 64  # unread frames before the socket stops reading
 _RESUME_AT: Final = 16
 _BINARY: Final = 0x2
@@ -163,10 +159,11 @@ class RawFrameSocket:
 
 
 class _MsyncProtocol(asyncio.Protocol):
-    """One upgraded connection. ``gateway`` is bound by ``ws_protocol``."""
+    """One upgraded connection. The class attributes are bound by ``ws_protocol``."""
 
-    gateway: _Gateway
+    connect: Callable[[FrameSocket], Connection]
     max_frame_bytes: int
+    path: bytes
 
     def __init__(
         self,
@@ -220,7 +217,7 @@ class _MsyncProtocol(asyncio.Protocol):
         if self._other is not None:
             return  # uvicorn holds that protocol in its own set and shuts it down itself
         if self._socket is not None:
-            self._socket.close_now(CLOSE_SERVICE_RESTART)
+            self._socket.close_now(Close.SERVICE_RESTART)
             self._socket.lost()
         elif self._transport is not None:
             self._transport.close()
@@ -242,7 +239,7 @@ class _MsyncProtocol(asyncio.Protocol):
         assert transport is not None
         line = data.split(b"\r\n", 1)[0].split(b" ")
         path = line[1].split(b"?", 1)[0] if len(line) > 1 else b""
-        if path != PATH.encode():
+        if path != self.path:
             self._hand_over(data)
             return
         hs = ServerProtocol(max_size=None)
@@ -279,7 +276,7 @@ class _MsyncProtocol(asyncio.Protocol):
         other.data_received(data)
 
     async def _serve(self, socket: RawFrameSocket) -> None:
-        await self.gateway.connection(socket).run()
+        await self.connect(socket).run()
 
     def _frames(self) -> None:
         buf, socket = self._buf, self._socket
@@ -297,10 +294,10 @@ class _MsyncProtocol(asyncio.Protocol):
                     break
                 length, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
             if b0 & 0x70 or not b1 & 0x80:  # reserved bits, or a client frame not masked
-                self._reject(CLOSE_PROTOCOL_ERROR, "protocol error")
+                self._reject(Close.PROTOCOL_ERROR, "protocol error")
                 return
             if length > self.max_frame_bytes:
-                self._reject(CLOSE_TOO_BIG, "frame too large")
+                self._reject(Close.TOO_BIG, "frame too large")
                 return
             start = pos + head + 4
             if end - start < length:
@@ -319,13 +316,13 @@ class _MsyncProtocol(asyncio.Protocol):
         fin, opcode = b0 & 0x80, b0 & 0x0F
         if opcode == _BINARY or (opcode == 0x0 and self._fragments):
             if opcode == _BINARY and self._fragments:
-                self._reject(CLOSE_PROTOCOL_ERROR, "expected a continuation frame")
+                self._reject(Close.PROTOCOL_ERROR, "expected a continuation frame")
                 return False
             if not fin or self._fragments:
                 self._fragments.append(payload)
                 self._fragmented_size += len(payload)
                 if self._fragmented_size > self.max_frame_bytes:
-                    self._reject(CLOSE_TOO_BIG, "frame too large")
+                    self._reject(Close.TOO_BIG, "frame too large")
                     return False
                 if not fin:
                     return True
@@ -334,7 +331,7 @@ class _MsyncProtocol(asyncio.Protocol):
             socket.deliver(payload)
             return True
         if opcode == 0x1:
-            self._reject(CLOSE_UNSUPPORTED_DATA, "binary frames only")
+            self._reject(Close.UNSUPPORTED_DATA, "binary frames only")
             return False
         if opcode == 0x9 and fin and len(payload) <= 125:
             socket.pong(payload)
@@ -342,11 +339,11 @@ class _MsyncProtocol(asyncio.Protocol):
         if opcode == 0xA:
             return True
         if opcode == 0x8:
-            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
-            socket.close_now(code if code in (1000, 1001) else 1000)
+            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else Close.NORMAL
+            socket.close_now(code if code in (Close.NORMAL, Close.GOING_AWAY) else Close.NORMAL)
             socket.lost()
             return False
-        self._reject(CLOSE_PROTOCOL_ERROR, "protocol error")
+        self._reject(Close.PROTOCOL_ERROR, "protocol error")
         return False
 
     def _reject(self, code: int, reason: str) -> None:
@@ -359,11 +356,17 @@ class _MsyncProtocol(asyncio.Protocol):
         socket.deliver(FrameRejected(code, reason))
 
 
-def ws_protocol(services: Services) -> type[asyncio.Protocol]:
-    """The protocol class for ``uvicorn.Config(ws=...)``, bound to these services."""
-    gateway = _Gateway(services)
+def ws_protocol(
+    connect: Callable[[FrameSocket], Connection], max_frame_bytes: int, path: str
+) -> type[asyncio.Protocol]:
+    """The protocol class for ``uvicorn.Config(ws=...)``: ``path`` is served by
+    ``connect(socket).run()``, other paths by uvicorn's own WebSocket protocol."""
     return type(
         "MsyncWebSocketProtocol",
         (_MsyncProtocol,),
-        {"gateway": gateway, "max_frame_bytes": services.settings.max_frame_bytes},
+        {
+            "connect": staticmethod(connect),
+            "max_frame_bytes": max_frame_bytes,
+            "path": path.encode(),
+        },
     )
