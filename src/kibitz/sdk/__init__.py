@@ -6,6 +6,7 @@ from __future__ import annotations
 from ._admin import AdminClient as AdminClient
 from ._chat import ChatManager as ChatManager
 from ._client import ChatClient as ChatClient
+from ._discovery import ServerNode as ServerNode
 from ._listeners import ChatEvent as ChatEvent
 from ._listeners import CmdMessagesReceived as CmdMessagesReceived
 from ._listeners import Connected as Connected
@@ -43,6 +44,7 @@ __all__ = [
     "MessageStream",
     "MessageType",
     "MessagesReceived",
+    "ServerNode",
     "TokenExpired",
     "TokenWillExpire",
 ]

@@ -29,6 +29,7 @@ from ._connection import (
     new_device_uuid,
     new_resource,
 )
+from ._discovery import ServerNode, fetch_nodes, first_working
 from ._listeners import (
     ChatEvent,
     Connected,
@@ -40,7 +41,7 @@ from ._listeners import (
     TokenWillExpire,
 )
 from ._options import ChatOptions, ConnectionState, check_transition
-from ._rest import RestClient
+from ._rest import GrantedToken, RestClient
 
 __all__ = ["ChatClient", "backoff_delay"]
 
@@ -106,6 +107,7 @@ class ChatClient:
         self._conn: MsyncConnection | None = None
         self._rest: RestClient | None = None
         self._login: Login | None = None
+        self._node: ServerNode | None = None
         self._expires_at_ms: int | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -124,6 +126,11 @@ class ChatClient:
     def resource(self) -> str | None:
         """This device's resource, as the server knows it."""
         return self._login.resource if self._login else None
+
+    @property
+    def server_node(self) -> ServerNode | None:
+        """The node this session is on (the last one while reconnecting), else ``None``."""
+        return self._node
 
     @property
     def token_expires_at_ms(self) -> int | None:
@@ -170,7 +177,9 @@ class ChatClient:
                 ``INVALID_TOKEN``, ``USER_AUTHENTICATION_FAILED`` (expired token),
                 ``USER_NOT_FOUND``, ``USER_PERMISSION_DENIED`` (deactivated),
                 ``USER_LOGIN_TOO_MANY_DEVICES``, ``INVALID_APP_KEY``,
-                ``SERVER_NOT_REACHABLE``, ``SERVER_TIMEOUT``, ``NETWORK_ERROR``.
+                ``SERVER_NOT_REACHABLE``, ``SERVER_TIMEOUT``, ``NETWORK_ERROR``;
+                ``SERVER_GET_DNSLIST_FAILED`` when the options use discovery and no
+                discovery URL gives a usable node list.
         """
         async with self._lock:
             if self._state is not S.LOGGED_OUT:
@@ -184,34 +193,42 @@ class ChatClient:
             if token is not None and not token.strip():
                 raise ChatError(ErrorCode.INVALID_TOKEN, "the token is empty")
             self._set_state(S.CONNECTING)
-            rest = RestClient(
-                self.options.rest_server,
-                self.options.org_name,
-                self.options.app_name,
-                self.options.request_timeout,
-            )
+            try:
+                nodes = await self._nodes()
+            except BaseException:
+                self._set_state(S.LOGGED_OUT)
+                raise
+            opts = self.options
+            rest = RestClient(nodes[0].rest, opts.org_name, opts.app_name, opts.request_timeout)
+
+            async def grant(node: ServerNode) -> GrantedToken:
+                assert password is not None
+                rest.rebase(node.rest)
+                return await rest.password_grant(username, password)
+
             try:
                 expires_at: int | None = None
                 if password is not None:
-                    granted = await rest.password_grant(username, password)
+                    granted, _ = await first_working(nodes, grant)
                     token = granted.access_token
                     if granted.expires_in_s:
                         expires_at = self._now_ms() + granted.expires_in_s * 1000
                 assert token is not None
                 login = Login(
-                    self.options.app_key,
+                    opts.app_key,
                     username,
                     token,
-                    self.options.resource or new_resource(),
-                    self.options.device_name,
+                    opts.resource or new_resource(),
+                    opts.device_name,
                     new_device_uuid(),
                 )
-                conn, reply = await self._open(login)
+                conn, reply, node = await self._open_first(nodes, login)
             except BaseException:
                 await rest.aclose()
                 self._set_state(S.LOGGED_OUT)
                 raise
-            self._rest, self._conn, self._login = rest, conn, conn.login
+            rest.rebase(node.rest)
+            self._rest, self._conn, self._login, self._node = rest, conn, conn.login, node
             self._set_state(S.CONNECTED)
             await self._dispatcher.emit(Connected())
             self._spawn("connection", self._supervise(conn))
@@ -260,9 +277,30 @@ class ChatClient:
             old.cancel()
         self._tasks[name] = asyncio.create_task(coro, name=f"kibitz-{name}")
 
-    async def _open(self, login: Login) -> tuple[MsyncConnection, ProvisionReply]:
+    async def _nodes(self) -> list[ServerNode]:
+        """Where to connect, in order of preference: the configured server, or the nodes
+        the discovery document lists now (fetched anew each time, so dead nodes drop out).
+
+        The client takes the nodes in the document's order — first listed first, as the
+        Web SDK does — rather than rotating: the server builds the document per request,
+        so it is the one place that balances load for every SDK alike, and a fixed order
+        makes failover predictable. A node that fails is skipped for the next one.
+        """
+        opts = self.options
+        if not opts.discovery_urls:
+            return [ServerNode(opts.rest_server, opts.im_server)]
+        return await fetch_nodes(opts.discovery_urls, opts.app_key, opts.request_timeout)
+
+    async def _open_first(
+        self, nodes: list[ServerNode], login: Login
+    ) -> tuple[MsyncConnection, ProvisionReply, ServerNode]:
+        """Log in at the first of ``nodes`` that takes the connection."""
+        (conn, reply), node = await first_working(nodes, lambda n: self._open(n.im, login))
+        return conn, reply, node
+
+    async def _open(self, url: str, login: Login) -> tuple[MsyncConnection, ProvisionReply]:
         return await MsyncConnection.open(
-            self.options.im_server,
+            url,
             login,
             connect_timeout=self.options.connect_timeout,
             request_timeout=self.options.request_timeout,
@@ -316,14 +354,17 @@ class ChatClient:
             attempt += 1
             assert self._login is not None
             try:
-                conn, reply = await self._open(self._login)
+                conn, reply, node = await self._open_first(await self._nodes(), self._login)
             except ChatError as exc:
-                if exc.code in RETRYABLE:
+                if exc.code in RETRYABLE or exc.code is ErrorCode.SERVER_GET_DNSLIST_FAILED:
                     log.info("reconnect attempt %d failed: %s", attempt, exc)
                     continue
                 await self._shutdown(LoggedOut(exc.code))
                 return None
             self._adopt(conn, reply)
+            self._node = node
+            if self._rest is not None:
+                self._rest.rebase(node.rest)
             await self._dispatcher.emit(Connected())
             return conn
 
@@ -361,6 +402,7 @@ class ChatClient:
         tasks, self._tasks = self._tasks, {}
         conn, self._conn = self._conn, None
         rest, self._rest = self._rest, None
+        self._node = None
         self._expires_at_ms = None
         me = asyncio.current_task()
         for task in tasks.values():

@@ -43,6 +43,11 @@ class RestClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    def rebase(self, base_url: str) -> None:
+        """Send later calls to ``base_url`` (the node a client moved to); calls in flight
+        finish where they started."""
+        self._http.base_url = base_url.rstrip("/")
+
     async def call(
         self,
         method: str,
