@@ -17,7 +17,7 @@ from .domain.accounts import AccountService
 from .domain.apps import AppService
 from .domain.auth import AuthService
 from .domain.clock import SystemClock
-from .domain.messaging import MessagingService
+from .domain.messaging import MessagingService, Notice
 from .domain.models import App
 from .domain.passwords import Argon2Hasher
 from .domain.ports import Clock
@@ -53,6 +53,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     auth = AuthService(apps, accounts, clock, settings.access_token_ttl_s)
     ids = IdGenerator(clock.now_ms, node=settings.node_id)
     messages = SqlMessageStore(engine, ids, clock)
+    bus = LocalBus()
+    bus.subscribe(Notice, sessions.deliver)
+    messaging = MessagingService(messages, bus, sessions, clock)
     return Services(
         settings=settings,
         clock=clock,
@@ -63,8 +66,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         auth=auth,
         sessions=sessions,
         messages=messages,
-        messaging=MessagingService(messages, LocalBus(sessions), sessions, clock),
-        sync=SyncService(messages, batch_size=settings.sync_batch_size),
+        messaging=messaging,
+        sync=SyncService(messages, batch_size=settings.sync_batch_size, counts=messaging),
     )
 
 

@@ -1,4 +1,5 @@
-"""The message store on SQLite and PostgreSQL: group commit, inboxes, cursors, devices."""
+"""The message store contract, on a SQLite file and on PostgreSQL (``database_url``):
+group commit, exactly the given inbox rows, cursors, devices, shared mode."""
 
 from __future__ import annotations
 
@@ -7,18 +8,18 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from kibitz.protocol import IdGenerator
 from kibitz.server.app import build_services
 from kibitz.server.domain.accounts import NewUser
-from kibitz.server.domain.messaging import Draft
+from kibitz.server.domain.messaging import Draft, InboxRow, Registered
 from kibitz.server.domain.models import App, User
 from kibitz.server.services import Services
 from kibitz.server.settings import Settings
 from kibitz.server.storage.engine import create_engine
 from kibitz.server.storage.migrate import migrate
-from kibitz.server.storage.schema import cursors, devices, id_floor, inbox, queues
+from kibitz.server.storage.schema import cursors, devices, id_floor, inbox, messages, queues
 from kibitz.server.storage.stores import message_writer as store_module
 from kibitz.server.storage.stores.messages import SqlMessageStore
 
@@ -33,58 +34,116 @@ class World:
     alice: User
     bob: User
 
-    def draft(self, sender: User | None, to: str, *, resource: str = "r1", **kw: object) -> Draft:
+    def draft(
+        self, sender: User | None, to: str, *, resource: str = "r1", copy: bool = True
+    ) -> Draft:
+        """``sender`` → ``to`` as the domain plans it: the recipient's row (if ``to`` has an
+        account here) and the sender's copy, skipped by the sending device."""
         name = sender.username if sender else "admin"
+        rows = [InboxRow(u.id, name) for u in (self.alice, self.bob) if u.username == to]
+        if sender is not None and copy:
+            rows.append(InboxRow(sender.id, name, resource))
+        return self.raw(name, to, tuple(rows), resource=resource)
+
+    def raw(self, sender: str, to: str, rows: tuple[InboxRow, ...], resource: str = "r1") -> Draft:
         return Draft(
             app_pk=self.app.id,
             chat_type="chat",
-            sender=name,
-            sender_id=sender.id if sender else None,
+            sender=sender,
             sender_resource=resource,
             recipient=to,
-            recipient_inbox=True,
-            encode=lambda i, ts: f"{i}:{ts}:{name}>{to}".encode(),
-            **kw,  # type: ignore[arg-type]
+            rows=rows,
+            encode=lambda i, ts: f"{i}:{ts}:{sender}>{to}".encode(),
         )
 
 
-@pytest.fixture
-async def world(settings_factory: Callable[..., Settings]) -> AsyncIterator[World]:
-    services = build_services(settings_factory())
+async def _world(settings: Settings, **store_opts: bool) -> World:
+    services = build_services(settings)
     await migrate(services.engine)
-    store = services.messages
+    store = SqlMessageStore(services.engine, services.ids, services.clock, **store_opts)
     await store.start()
     app = await services.apps.create("acme", "chat")
-    created = await services.accounts.register(app, [NewUser("alice"), NewUser("bob")])
-    alice, bob = created.created
+    alice, bob = (await services.accounts.register(app, [NewUser("alice"), NewUser("bob")])).created
+    return World(services, store, app, alice, bob)
+
+
+@pytest.fixture(params=[False, True], ids=["single", "shared"])
+async def world(
+    settings_factory: Callable[..., Settings], request: pytest.FixtureRequest
+) -> AsyncIterator[World]:
+    """Every contract test runs on one node and in shared mode (floor, no cache)."""
+    w = await _world(settings_factory(), shared=request.param)
     try:
-        yield World(services, store, app, alice, bob)
+        yield w
     finally:
-        await store.aclose()
-        await services.engine.dispose()
+        await w.store.aclose()
+        await w.services.engine.dispose()
+
+
+@pytest.fixture
+async def single(settings_factory: Callable[..., Settings]) -> AsyncIterator[World]:
+    """One node, with its cache (the composition root's store)."""
+    w = await _world(settings_factory())
+    try:
+        yield w
+    finally:
+        await w.store.aclose()
+        await w.services.engine.dispose()
+
+
+async def _count(w: World, table: Table, **where: str) -> int:
+    query = select(func.count()).select_from(table)
+    for column, value in where.items():
+        query = query.where(table.c[column] == value)
+    async with w.services.engine.connect() as conn:
+        return int(await conn.scalar(query) or 0)
 
 
 async def test_append_pull_ack(world: World) -> None:
     s, alice, bob = world.store, world.alice, world.bob
     stored = await s.append([world.draft(alice, "bob") for _ in range(3)])
-    ids = [x.id for x in stored if x is not None]
+    ids = [x.id for x in stored]
     assert len(ids) == 3 and ids == sorted(ids)
     await s.register_device(bob.id, "b1", 1)
     got = await s.pull(bob.id, "b1", "alice", 0, 10)
     assert [i for i, _ in got] == ids
-    assert got[0][1].startswith(f"{ids[0]}:".encode())
-    assert [(q.queue, q.count) for q in await s.unread(bob.id, "b1")] == [("alice", 3)]
+    assert got[0][1] == f"{ids[0]}:{stored[0].timestamp_ms}:alice>bob".encode()
+    assert [i for i, _ in await s.pull(bob.id, "b1", "alice", ids[0], 1)] == ids[1:2]
+    assert [(q.queue, q.count, q.last_id) for q in await s.unread(bob.id, "b1")] == [
+        ("alice", 3, ids[2])
+    ]
     await s.ack(bob.id, "b1", "alice", ids[1])
     assert [i for i, _ in await s.pull(bob.id, "b1", "alice", 0, 10)] == ids[2:]
     await s.ack(bob.id, "b1", "alice", ids[0])  # an older key never moves a cursor back
     assert [(q.queue, q.count) for q in await s.unread(bob.id, "b1")] == [("alice", 1)]
+    await s.ack(bob.id, "b1", "alice", ids[2])
+    assert await s.unread(bob.id, "b1") == []
 
 
-async def test_unknown_recipient(world: World) -> None:
+async def test_exactly_the_given_rows_are_written(world: World) -> None:
+    s, alice, bob = world.store, world.alice, world.bob
+    (to_bob,) = await s.append([world.draft(alice, "bob", copy=False)])
+    (nowhere,) = await s.append([world.raw("admin", "nobody", ())])  # REST, no such user
+    assert nowhere.id > to_bob.id
+    assert await _count(world, messages) == 2
+    assert await _count(world, inbox) == 1
+    assert await _count(world, inbox, owner=bob.id, queue="alice") == 1
+    assert await _count(world, queues, owner=alice.id) == 0  # no copy was asked for
+    await s.register_device(alice.id, "a9", 1)
+    assert await s.pull(alice.id, "a9", "alice", 0, 10) == []
+
+
+async def test_a_row_for_a_missing_owner_fails_only_its_own_call(world: World) -> None:
     s = world.store
-    assert await s.append([world.draft(world.alice, "nobody")]) == [None]
-    (stored,) = await s.append([world.draft(None, "nobody", require_recipient=False)])
-    assert stored is not None and stored.id > 0
+    ghost = world.raw("alice", "ghost", (InboxRow("no-such-user-id", "alice"),))
+    bad = asyncio.create_task(s.append([ghost, world.draft(world.alice, "bob")]))
+    good = asyncio.create_task(s.append([world.draft(world.alice, "bob")]))
+    with pytest.raises(Exception):  # noqa: B017 - the driver's integrity error
+        await bad
+    (stored,) = await good
+    await s.register_device(world.bob.id, "b1", 1)
+    assert [i for i, _ in await s.pull(world.bob.id, "b1", "alice", 0, 10)] == [stored.id]
+    assert await _count(world, messages) == 1  # nothing of the failed call
 
 
 async def test_own_copies_skip_the_sending_device(world: World) -> None:
@@ -92,24 +151,39 @@ async def test_own_copies_skip_the_sending_device(world: World) -> None:
     for r in ("a1", "a2"):
         await s.register_device(alice.id, r, 1)
     (stored,) = await s.append([world.draft(alice, "bob", resource="a1")])
-    assert stored is not None
     assert await s.pull(alice.id, "a1", "alice", 0, 10) == []
     assert [i for i, _ in await s.pull(alice.id, "a2", "alice", 0, 10)] == [stored.id]
     (qc,) = await s.unread(alice.id, "a1")  # only a1's own send: counted 0, last id known
     assert (qc.queue, qc.count, qc.last_id) == ("alice", 0, stored.id)
+    (qc,) = await s.unread(alice.id, "a2")
+    assert (qc.queue, qc.count, qc.last_id) == ("alice", 1, stored.id)
+
+
+async def test_register_device(world: World) -> None:
+    s, alice, bob = world.store, world.alice, world.bob
+    assert await s.register_device(bob.id, "b1", 1) == Registered(new=True, devices=1)
+    assert await s.register_device(bob.id, "b1", 5) == Registered(new=False, devices=1)
+    assert await s.register_device(bob.id, "b2", 6) == (True, 2)
+    assert await s.register_device(alice.id, "a1", 7) == (True, 1)
+    assert [(d.resource, d.created_ms, d.last_seen_ms) for d in await s.devices(bob.id)] == [
+        ("b2", 6, 6),
+        ("b1", 1, 5),
+    ]
 
 
 async def test_new_device_starts_at_the_most_advanced_cursor(world: World) -> None:
     s, alice, bob = world.store, world.alice, world.bob
     await s.register_device(bob.id, "b1", 1)
-    first = await s.append([world.draft(alice, "bob")])
-    assert first[0] is not None
-    await s.ack(bob.id, "b1", "alice", first[0].id)
-    second = await s.append([world.draft(alice, "bob")])
-    assert second[0] is not None
-    assert await s.register_device(bob.id, "b2", 2) is True
-    assert await s.register_device(bob.id, "b2", 3) is False
-    assert [i for i, _ in await s.pull(bob.id, "b2", "alice", 0, 10)] == [second[0].id]
+    await s.register_device(bob.id, "b0", 1)
+    first = await s.append([world.draft(alice, "bob") for _ in range(2)])
+    await s.ack(bob.id, "b1", "alice", first[1].id)  # b1 is ahead of b0
+    await s.ack(bob.id, "b0", "alice", first[0].id)
+    (second,) = await s.append([world.draft(alice, "bob")])
+    assert await s.register_device(bob.id, "b2", 2) == (True, 3)
+    assert await s.register_device(bob.id, "b2", 3) == (False, 3)
+    assert await s.online(bob.id, "b2") == {"alice": first[1].id}
+    assert [i for i, _ in await s.pull(bob.id, "b2", "alice", 0, 10)] == [second.id]
+    assert [(q.queue, q.count) for q in await s.unread(bob.id, "b2")] == [("alice", 1)]
 
 
 async def test_old_devices_are_forgotten(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,6 +192,7 @@ async def test_old_devices_are_forgotten(world: World, monkeypatch: pytest.Monke
     for i in range(5):
         await s.register_device(bob.id, f"b{i}", i)
     assert [d.resource for d in await s.devices(bob.id)] == ["b4", "b3", "b2"]
+    assert await s.register_device(bob.id, "b5", 5) == (True, 3)
 
 
 async def test_concurrent_sends_share_commits(
@@ -136,7 +211,7 @@ async def test_concurrent_sends_share_commits(
     results = await asyncio.gather(
         *(s.append([world.draft(world.alice, "bob")]) for _ in range(200))
     )
-    ids = [r[0].id for r in results if r[0] is not None]
+    ids = [r[0].id for r in results]
     assert len(set(ids)) == 200
     assert sum(batches) == 200 and len(batches) < 50  # group commit, not one per send
     rows = await s.pull(world.bob.id, "b1", "alice", 0, 1000)
@@ -149,7 +224,7 @@ async def test_a_failing_job_does_not_sink_its_batch(world: World) -> None:
     bad = asyncio.create_task(s.ack(world.bob.id, "ghost", "alice", 1))
     good = asyncio.create_task(s.append([world.draft(world.alice, "bob")]))
     await bad  # queued; its failure is logged, never raised to a reader
-    assert (await good)[0] is not None
+    assert len(await good) == 1
     assert await s.online(world.bob.id, "ghost") == {}
 
 
@@ -157,15 +232,12 @@ async def test_deleting_a_user_removes_its_mailbox(world: World) -> None:
     s, alice, bob = world.store, world.alice, world.bob
     await s.register_device(bob.id, "b1", 1)
     stored = await s.append([world.draft(alice, "bob")])
-    assert stored[0] is not None
     await s.ack(bob.id, "b1", "alice", stored[0].id)
     await world.services.accounts.delete(world.app, ["bob"])
-    async with world.services.engine.connect() as conn:
-        for table in (inbox, queues, devices, cursors):
-            count = await conn.scalar(
-                select(func.count()).select_from(table).where(table.c.owner == bob.id)
-            )
-            assert count == 0, table.name
+    for table in (inbox, queues, devices, cursors):
+        assert await _count(world, table, owner=bob.id) == 0, table.name
+    with pytest.raises(Exception):  # noqa: B017 - bob's id is gone: the row cannot be written
+        await s.append([world.draft(alice, "bob")])
 
 
 async def test_close_writes_what_is_queued(world: World) -> None:
@@ -174,19 +246,21 @@ async def test_close_writes_what_is_queued(world: World) -> None:
     await asyncio.sleep(0)  # let them queue
     await s.aclose()
     results = [await p for p in pending]
-    assert all(r[0] is not None for r in results)
+    assert all(len(r) == 1 for r in results)
+    assert await _count(world, messages) == 20
     with pytest.raises(RuntimeError):
         await s.append([world.draft(world.alice, "bob")])
     await s.start()  # the fixture closes it again
 
 
-async def test_online_devices_are_answered_from_memory(world: World) -> None:
+async def test_online_devices_are_answered_from_memory(single: World) -> None:
+    world = single
     s, alice, bob = world.store, world.alice, world.bob
     await s.register_device(bob.id, "b1", 1)
     first = await s.append([world.draft(alice, "bob")])  # the queue's first write here
     assert await s.online(bob.id, "b1") == {}
-    rest = [x for x in await s.append([world.draft(alice, "bob") for _ in range(3)]) if x]
-    ids = [first[0].id if first[0] else 0, *(x.id for x in rest)]
+    rest = await s.append([world.draft(alice, "bob") for _ in range(3)])
+    ids = [first[0].id, *(x.id for x in rest)]
     assert [i for i, _ in await s.pull(bob.id, "b1", "alice", 0, 10)] == ids  # table
     await s.ack(bob.id, "b1", "alice", ids[1])
     engine, s._engine = s._engine, None  # type: ignore[assignment]  # no table reads now
@@ -202,28 +276,22 @@ async def test_online_devices_are_answered_from_memory(world: World) -> None:
 async def test_without_cache_everything_reads_the_table(
     settings_factory: Callable[..., Settings],
 ) -> None:
-    services = build_services(settings_factory())
-    await migrate(services.engine)
-    store = SqlMessageStore(services.engine, services.ids, services.clock, cache=False)
-    await store.start()
+    w = await _world(settings_factory(), cache=False)
+    store, alice, bob = w.store, w.alice, w.bob
     try:
-        app = await services.apps.create("acme", "chat")
-        alice, bob = (
-            await services.accounts.register(app, [NewUser("alice"), NewUser("bob")])
-        ).created
-        w = World(services, store, app, alice, bob)
         await store.register_device(bob.id, "b1", 1)
         await store.online(bob.id, "b1")
-        stored = [x for x in await store.append([w.draft(alice, "bob") for _ in range(2)]) if x]
+        stored = await store.append([w.draft(alice, "bob") for _ in range(2)])
         await store.ack(bob.id, "b1", "alice", stored[0].id)
         assert [i for i, _ in await store.pull(bob.id, "b1", "alice", 0, 10)] == [stored[1].id]
     finally:
         await store.aclose()
-        await services.engine.dispose()
+        await w.services.engine.dispose()
 
 
+@pytest.mark.parametrize("shared", [False, True])
 async def test_ids_keep_growing_when_the_clock_steps_back(
-    settings_factory: Callable[..., Settings],
+    settings_factory: Callable[..., Settings], shared: bool
 ) -> None:
     class Clock:
         now = 1_800_000_000_000
@@ -239,10 +307,10 @@ async def test_ids_keep_growing_when_the_clock_steps_back(
     before: list[int] = []
     for step in (0, -3_600_000):  # a restart after the clock went back an hour
         clock.now += step
-        store = SqlMessageStore(services.engine, IdGenerator(clock.now_ms), clock)
+        store = SqlMessageStore(services.engine, IdGenerator(clock.now_ms), clock, shared=shared)
         await store.start()
         w = World(services, store, app, alice, bob)
-        got = [x.id for x in await store.append([w.draft(alice, "bob") for _ in range(3)]) if x]
+        got = [x.id for x in await store.append([w.draft(alice, "bob") for _ in range(3)])]
         await store.aclose()
         assert got == sorted(got) and all(i > j for i in got for j in before)
         before += got
@@ -301,7 +369,6 @@ async def test_shared_ids_grow_in_commit_order_across_nodes(cluster: Cluster) ->
     committed = []
     for i in range(20):  # alternating nodes; the second node's clock is an hour behind
         (stored,) = await cluster.nodes[i % 2].append([w.draft(w.alice, "bob")])
-        assert stored is not None
         committed.append(stored.id)
     assert committed == sorted(committed) and len(set(committed)) == 20
     async with w.services.engine.connect() as conn:
@@ -315,7 +382,6 @@ async def test_without_shared_mode_a_slow_clock_breaks_the_order(cluster: Cluste
     ids = []
     for i in range(4):
         (stored,) = await cluster.nodes[i % 2].append([w.draft(w.alice, "bob")])
-        assert stored is not None
         ids.append(stored.id)
     assert ids != sorted(ids)
 
@@ -334,7 +400,7 @@ async def test_shared_acknowledging_while_two_nodes_write_loses_nothing(cluster:
     async def write(node: SqlMessageStore) -> None:
         for _ in range(15):
             got = await asyncio.gather(*(node.append([w.draft(w.alice, "bob")]) for _ in range(4)))
-            sent.extend(r[0].id for r in got if r[0] is not None)
+            sent.extend(r[0].id for r in got)
 
     async def read() -> None:
         while True:
@@ -362,13 +428,13 @@ async def test_shared_nodes_see_each_others_writes(cluster: Cluster) -> None:
     await here.online(w.bob.id, "b1")
     (mine,) = await here.append([w.draft(w.alice, "bob")])
     (theirs,) = await there.append([w.draft(w.alice, "bob")])
-    assert mine is not None and theirs is not None
     assert [i for i, _ in await here.pull(w.bob.id, "b1", "alice", mine.id, 10)] == [theirs.id]
 
 
-async def test_not_shared_leaves_the_floor_alone(world: World) -> None:
+async def test_not_shared_leaves_the_floor_alone(single: World) -> None:
+    world = single
     async with world.services.engine.connect() as conn:
         before = await conn.scalar(select(id_floor.c.last_id))
-    assert await world.store.append([world.draft(world.alice, "bob")]) != [None]
+    assert len(await world.store.append([world.draft(world.alice, "bob")])) == 1
     async with world.services.engine.connect() as conn:
         assert await conn.scalar(select(id_floor.c.last_id)) == before

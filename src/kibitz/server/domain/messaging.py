@@ -9,9 +9,10 @@ moves it. Notices only say "pull this queue"; losing one delays, it never loses 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from kibitz.protocol import ChatError, ErrorCode
 from kibitz.protocol._msync import USER_DOMAIN, content_from_pb, jid, pb
@@ -25,16 +26,19 @@ __all__ = [
     "Bus",
     "Device",
     "Draft",
+    "InboxRow",
     "MessageStore",
     "MessagingService",
     "Notice",
     "QueueCount",
+    "Registered",
     "Sender",
     "Stored",
     "unknown_user_reason",
 ]
 
 MAX_CONTENT_BYTES: Final = 5 * 1024  # Agora: body plus ext of one message
+MAX_CACHED: Final = 100_000  # username → id, and device counts, kept per node
 _ACK_TYPES: Final = frozenset(
     {pb.MessageBody.READ_ACK, pb.MessageBody.DELIVER_ACK, pb.MessageBody.CHANNEL_ACK}
 )
@@ -56,18 +60,31 @@ class Sender:
 
 
 @dataclass(frozen=True, slots=True)
+class InboxRow:
+    """Deliver a message into ``owner``'s ``queue``; devices on ``skip_resource`` skip it."""
+
+    owner: str  # a user id (later also a conversation id)
+    queue: str
+    skip_resource: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Draft:
-    """One message on its way to storage; ``encode(id, timestamp_ms)`` gives the Meta."""
+    """One message on its way to storage: written once, plus exactly ``rows``;
+    ``encode(id, timestamp_ms)`` gives the Meta."""
 
     app_pk: str
     chat_type: str
     sender: str
-    sender_id: str | None
     sender_resource: str
     recipient: str
-    recipient_inbox: bool  # False: routed "online only" to a peer who is offline
+    rows: tuple[InboxRow, ...]
     encode: Callable[[int, int], bytes]
-    require_recipient: bool = True  # False (REST): stored even if nobody has that name
+
+
+class Registered(NamedTuple):
+    new: bool  # the device was not known: it starts at the owner's most advanced cursors
+    devices: int  # the owner's devices now
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +120,9 @@ class Notice:
 
 
 class MessageStore(Protocol):
-    async def append(self, drafts: Sequence[Draft]) -> list[Stored | None]:
-        """Write durably (one group commit); None where a required recipient has no
-        account (a draft that does not require one is stored without an inbox row)."""
+    async def append(self, drafts: Sequence[Draft]) -> list[Stored]:
+        """Write durably (one group commit), a Stored per draft. Raises when a row's owner
+        no longer exists (nothing of that call is stored)."""
         ...
 
     async def ack(self, owner: str, resource: str, queue: str, key: int) -> None:
@@ -117,7 +134,7 @@ class MessageStore(Protocol):
         """The same without waiting for room in the writer's queue (dropped if full)."""
         ...
 
-    async def register_device(self, owner: str, resource: str, now_ms: int) -> bool:
+    async def register_device(self, owner: str, resource: str, now_ms: int) -> Registered:
         """Record a login; a new device starts at the owner's most advanced cursors."""
         ...
 
@@ -152,13 +169,74 @@ class Bus(Protocol):
 
 
 class MessagingService:
+    """Sends 1:1 messages and decides their inbox rows.
+
+    ``shared``: other nodes serve the same users, so this node's device counts may be
+    stale; the sender's copy is then always written.
+    """
+
     def __init__(
-        self, store: MessageStore, bus: Bus, presence: SessionControl, clock: Clock
+        self,
+        store: MessageStore,
+        bus: Bus,
+        presence: SessionControl,
+        clock: Clock,
+        *,
+        shared: bool = False,
+        max_cached: int = MAX_CACHED,
     ) -> None:
         self.store = store
         self._bus = bus
         self._presence = presence
         self._clock = clock
+        self._shared = shared
+        self._max_cached = max_cached
+        self._user_ids: OrderedDict[tuple[str, str], str] = OrderedDict()
+        # Devices per user as of its last login here. A sender with one device needs no
+        # copy for "its other devices" (a device added later starts past it anyway).
+        self._devices: OrderedDict[str, int] = OrderedDict()
+
+    # -- what this node remembers --------------------------------------------------------
+
+    def device_count(self, owner: str, devices: int) -> None:
+        """``owner`` has ``devices`` devices (told at each login)."""
+        self._devices[owner] = devices
+        self._devices.move_to_end(owner)
+        while len(self._devices) > self._max_cached:
+            self._devices.popitem(last=False)
+
+    def forget_user(self, app_pk: str, username: str) -> None:
+        """The account behind ``username`` is gone (or replaced): look it up again."""
+        user_id = self._user_ids.pop((app_pk, username), None)
+        if user_id is not None:
+            self._devices.pop(user_id, None)
+
+    async def _resolve(self, app_pk: str, names: Sequence[str]) -> dict[str, str]:
+        """username → user id for those that have an account; one query for the misses."""
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        for name in names:
+            user_id = self._user_ids.get((app_pk, name))
+            if user_id is None:
+                missing.append(name)
+            else:
+                found[name] = user_id
+        if missing:
+            looked_up = await self.store.user_ids(app_pk, missing)
+            for name, user_id in looked_up.items():
+                self._user_ids[(app_pk, name)] = user_id
+                found[name] = user_id
+            while len(self._user_ids) > self._max_cached:
+                self._user_ids.popitem(last=False)
+        return found
+
+    def _copies(self, sender: Sender) -> bool:
+        """Whether the sender has devices, other than the sending one, to copy to."""
+        if sender.user_id is None:
+            return False
+        if self._shared or not sender.resource:
+            return True
+        return self._devices.get(sender.user_id, 2) > 1
 
     # -- sending -------------------------------------------------------------------------
 
@@ -187,45 +265,40 @@ class MessagingService:
         """
         validate_body(body)
         app = sender.app
-        online = self._presence.online_users(app.id, list(recipients)) if online_only else set()
-        drafts: list[Draft] = []
+        names = [n for n in recipients if isinstance(n, str) and USERNAME_RE.match(n)]
+        online = self._presence.online_users(app.id, names) if online_only else set()
         encoder = _BodyEncoder(app.app_key, sender, body)
-        results: list[Stored | ChatError | None] = []
-        for name in recipients:
-            if not isinstance(name, str) or not USERNAME_RE.match(name):
-                results.append(ChatError(ErrorCode.USER_NOT_FOUND, unknown_user_reason(name)))
-                continue
-            results.append(None)
-            drafts.append(
-                Draft(
-                    app_pk=app.id,
-                    chat_type="chat",
-                    sender=sender.username,
-                    sender_id=sender.user_id,
-                    sender_resource=sender.resource,
-                    recipient=name,
-                    recipient_inbox=not online_only or name in online,
-                    encode=encoder.for_recipient(name),
-                    require_recipient=not unknown_ok,
-                )
-            )
-        stored = await self.store.append(drafts) if drafts else []
+        user_ids = await self._resolve(app.id, names)
+        plan = _Plan(sender, online_only, online, unknown_ok, encoder, self._copies(sender))
+        try:
+            planned = [plan.message(name, user_ids) for name in recipients]
+            stored = await self._append(planned)
+        except Exception:
+            # A cached id may belong to an account deleted meanwhile: look up again, and
+            # retry once if that changes anything.
+            for name in names:
+                self.forget_user(app.id, name)
+            fresh = await self._resolve(app.id, names)
+            if fresh == user_ids:
+                raise
+            planned = [plan.message(name, fresh) for name in recipients]
+            stored = await self._append(planned)
         notices: list[Notice] = []
-        it = iter(zip(drafts, stored, strict=True))
-        for i, slot in enumerate(results):
-            if slot is not None:
-                continue
-            draft, done = next(it)
-            if done is None:
-                results[i] = ChatError(
-                    ErrorCode.USER_NOT_FOUND, unknown_user_reason(draft.recipient)
-                )
-                continue
-            results[i] = done
-            notices.extend(_notices_for(app, draft))
+        results: list[Stored | ChatError] = []
+        it = iter(stored)
+        for slot in planned:
+            if isinstance(slot, ChatError):
+                results.append(slot)
+            else:
+                results.append(next(it))
+                notices.extend(slot[1])
         if notices:
             await self._bus.publish(notices)
-        return [r for r in results if r is not None]
+        return results
+
+    async def _append(self, planned: list[ChatError | tuple[Draft, list[Notice]]]) -> list[Stored]:
+        drafts = [slot[0] for slot in planned if not isinstance(slot, ChatError)]
+        return await self.store.append(drafts) if drafts else []
 
     async def user_id(self, app: App, username: str) -> str | None:
         """The account id behind ``username``, or None when there is no such account."""
@@ -233,6 +306,69 @@ class MessagingService:
 
     def now_ms(self) -> int:
         return self._clock.now_ms()
+
+
+class _Plan:
+    """The draft of one send for each recipient: which inbox rows, whom to notify."""
+
+    def __init__(
+        self,
+        sender: Sender,
+        online_only: bool,
+        online: set[str],
+        unknown_ok: bool,
+        encoder: _BodyEncoder,
+        copies: bool,
+    ) -> None:
+        self._sender = sender
+        self._online_only = online_only
+        self._online = online
+        self._unknown_ok = unknown_ok
+        self._encoder = encoder
+        app = sender.app
+        self._copy: InboxRow | None = None
+        self._copy_notice: Notice | None = None
+        if copies and sender.user_id is not None:
+            self._copy = InboxRow(sender.user_id, sender.username, sender.resource)
+            # The sender's other devices pull their copies from the queue named after the
+            # sender; the notice names the sending device, which ignores it (and is skipped).
+            self._copy_notice = Notice(
+                app.id,
+                app.app_key,
+                sender.username,
+                sender.username,
+                queue_resource=sender.resource,
+                skip_resource=sender.resource,
+            )
+
+    def message(
+        self, name: object, user_ids: dict[str, str]
+    ) -> ChatError | tuple[Draft, list[Notice]]:
+        sender = self._sender
+        if not isinstance(name, str) or not USERNAME_RE.match(name):
+            return ChatError(ErrorCode.USER_NOT_FOUND, unknown_user_reason(str(name)))
+        to_id = user_ids.get(name)
+        if to_id is None and not self._unknown_ok:
+            return ChatError(ErrorCode.USER_NOT_FOUND, unknown_user_reason(name))
+        rows: list[InboxRow] = []
+        notices: list[Notice] = []
+        if to_id is not None and to_id != sender.user_id:  # a note to self: only the copy
+            if not self._online_only or name in self._online:
+                rows.append(InboxRow(to_id, sender.username))
+                notices.append(Notice(sender.app.id, sender.app.app_key, name, sender.username))
+        if self._copy is not None and self._copy_notice is not None:
+            rows.append(self._copy)
+            notices.append(self._copy_notice)
+        draft = Draft(
+            app_pk=sender.app.id,
+            chat_type="chat",
+            sender=sender.username,
+            sender_resource=sender.resource,
+            recipient=name,
+            rows=tuple(rows),
+            encode=self._encoder.for_recipient(name),
+        )
+        return draft, notices
 
 
 def validate_body(body: pb.MessageBody) -> None:
@@ -300,23 +436,3 @@ def _meta_encoder(
 ) -> Callable[[int, int], bytes]:
     """The downlink Meta for one recipient (see ``_BodyEncoder``)."""
     return _BodyEncoder(app_key, sender, body).for_recipient(recipient)
-
-
-def _notices_for(app: App, draft: Draft) -> list[Notice]:
-    notices = []
-    if draft.recipient_inbox and draft.recipient != draft.sender:
-        notices.append(Notice(app.id, app.app_key, draft.recipient, draft.sender))
-    if draft.sender_id is not None:
-        # The sender's other devices pull their copies from the queue named after the
-        # sender; the notice names the sending device, which ignores it (and is skipped).
-        notices.append(
-            Notice(
-                app.id,
-                app.app_key,
-                draft.sender,
-                draft.sender,
-                queue_resource=draft.sender_resource,
-                skip_resource=draft.sender_resource,
-            )
-        )
-    return notices

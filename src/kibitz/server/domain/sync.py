@@ -8,25 +8,37 @@ that device's cursors in memory until it goes offline again.
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 from .messaging import Device, MessageStore, QueueCount
 
-__all__ = ["SyncService"]
+__all__ = ["DeviceCounts", "SyncService"]
 
 log = logging.getLogger(__name__)
 
 
+class DeviceCounts(Protocol):
+    """Told how many devices a user has at each login (``MessagingService``)."""
+
+    def device_count(self, owner: str, devices: int) -> None: ...
+
+
 class SyncService:
-    def __init__(self, store: MessageStore, *, batch_size: int) -> None:
+    def __init__(
+        self, store: MessageStore, *, batch_size: int, counts: DeviceCounts | None = None
+    ) -> None:
         self._store = store
         self._batch = batch_size
+        self._counts = counts
 
     # -- devices -------------------------------------------------------------------------
 
     async def device_online(self, owner: str, resource: str, now_ms: int) -> dict[str, int]:
         """A login: record the device (a new one starts at the owner's most advanced
         cursors) and return its cursors, which the store now tracks for this node."""
-        await self._store.register_device(owner, resource, now_ms)
+        registered = await self._store.register_device(owner, resource, now_ms)
+        if self._counts is not None:
+            self._counts.device_count(owner, registered.devices)
         return await self._store.online(owner, resource)
 
     def device_offline(self, owner: str, resource: str) -> None:

@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kibitz.protocol import IdGenerator
-from kibitz.server.domain.messaging import Draft, Stored
+from kibitz.server.domain.messaging import Draft, Registered, Stored
 from kibitz.server.domain.ports import Clock
 
-from ..schema import users
 from .message_cache import MessageCache
 from .write_batch import FLOOR_ROW, STATEMENTS, Batch, Login, Sql, transaction
 from .write_executors import executor_for
@@ -38,13 +35,12 @@ __all__ = ["KEEP_DEVICES", "MessageWriter"]
 log = logging.getLogger(__name__)
 
 KEEP_DEVICES: Final = 32  # per user; older, idle resources lose their cursors
-_MAX_IDS: Final = 100_000  # cached username → user id
 
 
 @dataclass(slots=True)
 class _Append:
     drafts: Sequence[Draft]
-    done: asyncio.Future[list[Stored | None]]
+    done: asyncio.Future[list[Stored]]
 
 
 @dataclass(slots=True)
@@ -61,7 +57,7 @@ class _Register:
     owner: str
     resource: str
     now_ms: int
-    done: asyncio.Future[bool]
+    done: asyncio.Future[Registered]
 
 
 _Job = _Append | _Ack | _Register
@@ -92,11 +88,7 @@ class MessageWriter:
         self._max_batch = max_batch
         self._jobs: asyncio.Queue[_Job | None] = asyncio.Queue(max_queued)
         self._task: asyncio.Task[None] | None = None
-        self._user_ids: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._acks: dict[tuple[str, str], asyncio.Future[None]] = {}
-        # Devices per user, as of its last login here. A sender with one device needs no
-        # copies for "its other devices" (a later device starts past them anyway).
-        self._device_counts: OrderedDict[str, int] = OrderedDict()
         self._last_id = 0
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -133,7 +125,7 @@ class MessageWriter:
 
     # -- jobs ----------------------------------------------------------------------------
 
-    async def append(self, drafts: Sequence[Draft]) -> list[Stored | None]:
+    async def append(self, drafts: Sequence[Draft]) -> list[Stored]:
         job = _Append(drafts, self._future())
         await self._jobs.put(job)
         return await job.done
@@ -164,7 +156,7 @@ class MessageWriter:
         if pending is not None and not pending.done():
             await asyncio.wait([pending])
 
-    async def register_device(self, owner: str, resource: str, now_ms: int) -> bool:
+    async def register_device(self, owner: str, resource: str, now_ms: int) -> Registered:
         job = _Register(owner, resource, now_ms, self._future())
         await self._jobs.put(job)
         return await job.done
@@ -196,10 +188,8 @@ class MessageWriter:
         logins = [j for j in batch if isinstance(j, _Register)]
         appends = [j for j in batch if isinstance(j, _Append)]
         try:
-            work, results = self._batch(batch, await self._recipients(batch))
-            written = await self._executor.run(transaction(work))
+            written = await self._executor.run(transaction(self._batch(batch)))
         except Exception as exc:
-            self._user_ids.clear()  # a deleted user may be why
             if len(batch) > 1:  # find the culprit: everyone else still gets written
                 for one in batch:
                     await self._commit([one])
@@ -216,90 +206,31 @@ class MessageWriter:
             for owner, queue, msg_id, meta, skip in written.rows:
                 self._cache.committed(owner, queue, msg_id, meta, skip)
         stored = iter(written.stored)
-        for appended, slots in zip(appends, results, strict=True):
-            _resolve(appended.done, [next(stored) if ok else None for ok in slots])
+        for appended in appends:
+            _resolve(appended.done, [next(stored) for _ in appended.drafts])
         for login, (new, count) in zip(logins, written.logins, strict=True):
-            self._count(login.owner, count)
-            _resolve(login.done, new)
+            _resolve(login.done, Registered(new, count))
         for job in batch:
             if isinstance(job, _Ack):
                 _resolve(job.done, None)
                 if self._acks.get((job.owner, job.resource)) is job.done:
                     del self._acks[(job.owner, job.resource)]
 
-    def _batch(
-        self, batch: list[_Job], recipients: dict[tuple[str, str], str]
-    ) -> tuple[Batch, list[list[bool]]]:
-        """The transaction's input, and per append job which drafts get stored."""
-        drafts: list[Draft] = []
-        rows: list[list[tuple[str, str, str | None]]] = []
-        candidates: list[int] = []
-        results: list[list[bool]] = []
-        for job in batch:
-            if not isinstance(job, _Append):
-                continue
-            slots = []
-            for d in job.drafts:
-                to_id = recipients.get((d.app_pk, d.recipient))
-                if to_id is None and d.require_recipient:
-                    slots.append(False)
-                    continue
-                slots.append(True)
-                mine: list[tuple[str, str, str | None]] = []
-                if to_id is not None and d.recipient_inbox and to_id != d.sender_id:
-                    mine.append((to_id, d.sender, None))
-                if d.sender_id is not None and self._copies_needed(d):
-                    mine.append((d.sender_id, d.sender, d.sender_resource))
-                drafts.append(d)
-                rows.append(mine)
-                candidates.append(self._ids.next_id())
-            results.append(slots)
-        work = Batch(
+    def _batch(self, batch: list[_Job]) -> Batch:
+        """The transaction's input; an id candidate per draft, drawn here, in order."""
+        drafts = [d for j in batch if isinstance(j, _Append) for d in j.drafts]
+        return Batch(
             logins=[
                 Login(j.owner, j.resource, j.now_ms) for j in batch if isinstance(j, _Register)
             ],
             drafts=drafts,
-            rows=rows,
-            candidates=candidates,
+            candidates=[self._ids.next_id() for _ in drafts],
             now_ms=self._clock.now_ms(),
             cursors=_cursor_rows([j for j in batch if isinstance(j, _Ack)]),
             last_id=self._last_id,
             shared=self._shared,
             keep_devices=KEEP_DEVICES,
         )
-        return work, results
-
-    async def _recipients(self, batch: list[_Job]) -> dict[tuple[str, str], str]:
-        """username → user id for every recipient of the batch; one query, cached ids."""
-        wanted: dict[str, set[str]] = {}
-        for job in batch:
-            if isinstance(job, _Append):
-                for d in job.drafts:
-                    if (d.app_pk, d.recipient) not in self._user_ids:
-                        wanted.setdefault(d.app_pk, set()).add(d.recipient)
-        for app_pk, names in wanted.items():
-            query = select(users.c.username, users.c.id).where(
-                users.c.app_pk == app_pk, users.c.username.in_(sorted(names))
-            )
-            async with self._engine.connect() as conn:
-                for name, user_id in await conn.execute(query):
-                    self._user_ids[(app_pk, name)] = user_id
-        while len(self._user_ids) > _MAX_IDS:
-            self._user_ids.popitem(last=False)
-        return self._user_ids
-
-    def _copies_needed(self, d: Draft) -> bool:
-        """Whether the sender has devices, other than the sending one, to copy to."""
-        assert d.sender_id is not None
-        if self._shared:  # another node may have registered a device
-            return True
-        return not d.sender_resource or self._device_counts.get(d.sender_id, 2) > 1
-
-    def _count(self, owner: str, devices_now: int) -> None:
-        self._device_counts[owner] = devices_now
-        self._device_counts.move_to_end(owner)
-        while len(self._device_counts) > _MAX_IDS:
-            self._device_counts.popitem(last=False)
 
 
 def _cursor_rows(acks: list[_Ack]) -> list[dict[str, Any]]:

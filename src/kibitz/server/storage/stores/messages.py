@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from kibitz.protocol import IdGenerator
-from kibitz.server.domain.messaging import Device, Draft, QueueCount, Stored
+from kibitz.server.domain.messaging import Device, Draft, QueueCount, Registered, Stored
 from kibitz.server.domain.ports import Clock
 
 from ..schema import cursors, devices, inbox, messages, queues, users
@@ -52,7 +52,8 @@ class SqlMessageStore:
 
     # -- writes --------------------------------------------------------------------------
 
-    async def append(self, drafts: Sequence[Draft]) -> list[Stored | None]:
+    async def append(self, drafts: Sequence[Draft]) -> list[Stored]:
+        """The message rows and exactly the drafts' inbox rows (and their queue heads)."""
         return await self._writer.append(drafts)
 
     async def ack(self, owner: str, resource: str, queue: str, key: int) -> None:
@@ -61,7 +62,7 @@ class SqlMessageStore:
     def ack_later(self, owner: str, resource: str, queue: str, key: int) -> None:
         self._writer.ack_nowait(owner, resource, queue, key)
 
-    async def register_device(self, owner: str, resource: str, now_ms: int) -> bool:
+    async def register_device(self, owner: str, resource: str, now_ms: int) -> Registered:
         return await self._writer.register_device(owner, resource, now_ms)
 
     # -- the devices online here ---------------------------------------------------------

@@ -88,7 +88,6 @@ class Batch:
 
     logins: Sequence[Login] = ()
     drafts: Sequence[Draft] = ()
-    rows: Sequence[Sequence[tuple[str, str, str | None]]] = ()  # per draft: owner, queue, skip
     candidates: Sequence[int] = ()
     now_ms: int = 0
     cursors: Sequence[dict[str, Any]] = ()  # owner, resource, queue, acked
@@ -140,7 +139,7 @@ def _plan(
     heads: dict[tuple[str, str], int] = {}
     last = max(out.last_id, floor)
     now = batch.now_ms
-    for d, rows, candidate in zip(batch.drafts, batch.rows, batch.candidates, strict=True):
+    for d, candidate in zip(batch.drafts, batch.candidates, strict=True):
         msg_id = last = candidate if candidate > last else last + 1
         meta = d.encode(msg_id, now)
         message_rows.append(
@@ -155,7 +154,8 @@ def _plan(
                 "meta": meta,
             }
         )
-        for owner, queue, skip in rows:
+        for row in d.rows:
+            owner, queue, skip = row.owner, row.queue, row.skip_resource
             inbox_rows.append(
                 {"owner": owner, "queue": queue, "msg_id": msg_id, "skip_resource": skip}
             )
