@@ -17,7 +17,7 @@ from .domain.accounts import AccountService
 from .domain.apps import AppService
 from .domain.auth import AuthService
 from .domain.clock import SystemClock
-from .domain.messaging import MessagingService, Notice
+from .domain.messaging import MessagingService
 from .domain.models import App
 from .domain.passwords import Argon2Hasher
 from .domain.ports import Clock
@@ -53,9 +53,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     auth = AuthService(apps, accounts, clock, settings.access_token_ttl_s)
     ids = IdGenerator(clock.now_ms, node=settings.node_id)
     messages = SqlMessageStore(engine, ids, clock)
-    bus = LocalBus()
-    bus.subscribe(Notice, sessions.deliver)
-    messaging = MessagingService(messages, bus, sessions, clock)
+    messaging = MessagingService(messages, LocalBus(sessions), sessions, clock)
     return Services(
         settings=settings,
         clock=clock,

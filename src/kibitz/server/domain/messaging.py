@@ -59,9 +59,9 @@ class Sender:
     resource: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class InboxRow:
-    """Deliver a message into ``owner``'s ``queue``; devices on ``skip_resource`` skip it."""
+class InboxRow(NamedTuple):
+    """Deliver a message into ``owner``'s ``queue``; devices on ``skip_resource`` skip it.
+    (A tuple: one or two are built per message on the hot path.)"""
 
     owner: str  # a user id (later also a conversation id)
     queue: str
@@ -266,12 +266,11 @@ class MessagingService:
         validate_body(body)
         app = sender.app
         names = [n for n in recipients if isinstance(n, str) and USERNAME_RE.match(n)]
-        online = self._presence.online_users(app.id, names) if online_only else set()
+        online = self._presence.online_users(app.id, names) if online_only else None
         encoder = _BodyEncoder(app.app_key, sender, body)
         user_ids = await self._resolve(app.id, names)
-        plan = _Plan(sender, online_only, online, unknown_ok, encoder, self._copies(sender))
         try:
-            planned = [plan.message(name, user_ids) for name in recipients]
+            planned = self._plan(sender, recipients, user_ids, online, unknown_ok, encoder)
             stored = await self._append(planned)
         except Exception:
             # A cached id may belong to an account deleted meanwhile: look up again, and
@@ -281,7 +280,7 @@ class MessagingService:
             fresh = await self._resolve(app.id, names)
             if fresh == user_ids:
                 raise
-            planned = [plan.message(name, fresh) for name in recipients]
+            planned = self._plan(sender, recipients, fresh, online, unknown_ok, encoder)
             stored = await self._append(planned)
         notices: list[Notice] = []
         results: list[Stored | ChatError] = []
@@ -300,6 +299,64 @@ class MessagingService:
         drafts = [slot[0] for slot in planned if not isinstance(slot, ChatError)]
         return await self.store.append(drafts) if drafts else []
 
+    def _plan(
+        self,
+        sender: Sender,
+        recipients: Sequence[str],
+        user_ids: dict[str, str],
+        online: set[str] | None,
+        unknown_ok: bool,
+        encoder: _BodyEncoder,
+    ) -> list[ChatError | tuple[Draft, list[Notice]]]:
+        """Per recipient: an error, or the draft (which inbox rows) and whom to notify.
+
+        The recipient's row goes into the queue named after the sender (not for a note
+        to self, nor "online only" to someone offline); the sender's copy into the queue
+        named after the sender, skipped by the sending device.
+        """
+        app = sender.app
+        copy: InboxRow | None = None
+        copy_notice: Notice | None = None
+        if self._copies(sender):
+            assert sender.user_id is not None
+            copy = InboxRow(sender.user_id, sender.username, sender.resource)
+            # The sender's other devices pull their copies from the queue named after the
+            # sender; the notice names the sending device, which ignores it (and is skipped).
+            copy_notice = Notice(
+                app.id,
+                app.app_key,
+                sender.username,
+                sender.username,
+                queue_resource=sender.resource,
+                skip_resource=sender.resource,
+            )
+        out: list[ChatError | tuple[Draft, list[Notice]]] = []
+        for name in recipients:
+            to_id = user_ids.get(name) if isinstance(name, str) else None
+            if to_id is None and (not unknown_ok or not _valid_name(name)):
+                out.append(ChatError(ErrorCode.USER_NOT_FOUND, unknown_user_reason(name)))
+                continue
+            rows: tuple[InboxRow, ...] = ()
+            notices: list[Notice] = []
+            delivered = online is None or name in online
+            if to_id is not None and to_id != sender.user_id and delivered:
+                rows = (InboxRow(to_id, sender.username, None),)
+                notices.append(Notice(app.id, app.app_key, name, sender.username))
+            if copy is not None and copy_notice is not None:
+                rows = (*rows, copy)
+                notices.append(copy_notice)
+            draft = Draft(
+                app.id,
+                "chat",
+                sender.username,
+                sender.resource,
+                name,
+                rows,
+                encoder.for_recipient(name),
+            )
+            out.append((draft, notices))
+        return out
+
     async def user_id(self, app: App, username: str) -> str | None:
         """The account id behind ``username``, or None when there is no such account."""
         return (await self.store.user_ids(app.id, [username])).get(username)
@@ -308,67 +365,8 @@ class MessagingService:
         return self._clock.now_ms()
 
 
-class _Plan:
-    """The draft of one send for each recipient: which inbox rows, whom to notify."""
-
-    def __init__(
-        self,
-        sender: Sender,
-        online_only: bool,
-        online: set[str],
-        unknown_ok: bool,
-        encoder: _BodyEncoder,
-        copies: bool,
-    ) -> None:
-        self._sender = sender
-        self._online_only = online_only
-        self._online = online
-        self._unknown_ok = unknown_ok
-        self._encoder = encoder
-        app = sender.app
-        self._copy: InboxRow | None = None
-        self._copy_notice: Notice | None = None
-        if copies and sender.user_id is not None:
-            self._copy = InboxRow(sender.user_id, sender.username, sender.resource)
-            # The sender's other devices pull their copies from the queue named after the
-            # sender; the notice names the sending device, which ignores it (and is skipped).
-            self._copy_notice = Notice(
-                app.id,
-                app.app_key,
-                sender.username,
-                sender.username,
-                queue_resource=sender.resource,
-                skip_resource=sender.resource,
-            )
-
-    def message(
-        self, name: object, user_ids: dict[str, str]
-    ) -> ChatError | tuple[Draft, list[Notice]]:
-        sender = self._sender
-        if not isinstance(name, str) or not USERNAME_RE.match(name):
-            return ChatError(ErrorCode.USER_NOT_FOUND, unknown_user_reason(str(name)))
-        to_id = user_ids.get(name)
-        if to_id is None and not self._unknown_ok:
-            return ChatError(ErrorCode.USER_NOT_FOUND, unknown_user_reason(name))
-        rows: list[InboxRow] = []
-        notices: list[Notice] = []
-        if to_id is not None and to_id != sender.user_id:  # a note to self: only the copy
-            if not self._online_only or name in self._online:
-                rows.append(InboxRow(to_id, sender.username))
-                notices.append(Notice(sender.app.id, sender.app.app_key, name, sender.username))
-        if self._copy is not None and self._copy_notice is not None:
-            rows.append(self._copy)
-            notices.append(self._copy_notice)
-        draft = Draft(
-            app_pk=sender.app.id,
-            chat_type="chat",
-            sender=sender.username,
-            sender_resource=sender.resource,
-            recipient=name,
-            rows=tuple(rows),
-            encode=self._encoder.for_recipient(name),
-        )
-        return draft, notices
+def _valid_name(name: object) -> bool:
+    return isinstance(name, str) and USERNAME_RE.match(name) is not None
 
 
 def validate_body(body: pb.MessageBody) -> None:
