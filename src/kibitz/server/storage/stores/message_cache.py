@@ -9,7 +9,7 @@ notice, a pull, an acknowledgement, the empty pull that ends it) touches no tabl
   memory answer starts exactly where the device acknowledged.
 
 All of it describes one node's writes: with several nodes writing the same inboxes it would
-have to be fed by the bus, or switched off (``SqlMessageStore(cache=False)``).
+have to be fed by the bus, or switched off (``SqlMessageStore(shared=True)`` does that).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Every write (messages, acknowledgements, device logins) is a job on one bounded 
 task takes whatever is queued, up to ``max_batch`` jobs, and writes it in one transaction:
 one fsync for many sends, and on SQLite no two writers fighting over the lock. A send is
 answered only after its transaction commits; ids are assigned here, in commit order, which
-is what makes "acknowledge everything ≤ key" safe. Each transaction only writes (the lookups
-it needs run before it), so SQLite never has to upgrade a read transaction.
+is what makes "acknowledge everything ≤ key" safe. The writer decides nothing about who gets
+a message: it writes each draft and exactly its inbox rows (the domain chose them).
 
 The transaction itself is ``write_batch.transaction``; ``write_executors`` runs it. With
 ``shared`` (several nodes, one database) each transaction that carries messages first locks

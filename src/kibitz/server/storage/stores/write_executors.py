@@ -157,6 +157,8 @@ class EngineExecutor:
     """The steps as SQLAlchemy statements on one ``AsyncConnection`` per batch."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        if engine.dialect.name not in STATEMENTS:
+            raise ValueError(f"no message store for {engine.dialect.name!r}")
         self._engine = engine
         self._statements = STATEMENTS[engine.dialect.name]
 
