@@ -12,15 +12,17 @@ from fastapi.responses import JSONResponse
 
 from kibitz.protocol import IdGenerator
 
-from .bus import LocalBus
+from .cluster.setup import build_cluster
 from .domain.accounts import AccountService
 from .domain.apps import AppService
 from .domain.auth import AuthService
 from .domain.clock import SystemClock
+from .domain.events import KickDevices, Notice, UserChanged
 from .domain.messaging import MessagingService
 from .domain.models import App
 from .domain.passwords import Argon2Hasher
 from .domain.ports import Clock
+from .domain.sessions import SessionService
 from .domain.sync import SyncService
 from .services import Services
 from .settings import Settings
@@ -41,7 +43,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Wire the domain to its adapters. Nothing touches the network or disk yet."""
     clock = clock or SystemClock()
     engine = create_engine(settings.resolved_database_url())
+    cluster = build_cluster(settings)  # one node (memory) or many (Redis)
+    bus = cluster.bus
     sessions = SessionRegistry()
+    bus.subscribe(Notice, sessions.deliver)
+    bus.subscribe(KickDevices, sessions.on_kick)
+    live_sessions = SessionService(cluster.directory, bus, settings.node_id)
     hasher = Argon2Hasher(
         time_cost=settings.argon2_time_cost,
         memory_kib=settings.argon2_memory_kib,
@@ -49,11 +56,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         threads=settings.password_hash_threads,
     )
     apps = AppService(SqlAppStore(engine), clock, settings.default_max_devices)
-    accounts = AccountService(SqlUserStore(engine), hasher, clock, sessions)
+    accounts = AccountService(SqlUserStore(engine), hasher, clock, live_sessions, bus)
     auth = AuthService(apps, accounts, clock, settings.access_token_ttl_s)
     ids = IdGenerator(clock.now_ms, node=settings.node_id)
-    messages = SqlMessageStore(engine, ids, clock)
-    messaging = MessagingService(messages, LocalBus(sessions), sessions, clock)
+    messages = SqlMessageStore(engine, ids, clock, shared=cluster.shared)
+    messaging = MessagingService(messages, bus, live_sessions, clock, shared=cluster.shared)
+    bus.subscribe(UserChanged, messaging.users_changed)
     return Services(
         settings=settings,
         clock=clock,
@@ -63,6 +71,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         accounts=accounts,
         auth=auth,
         sessions=sessions,
+        live_sessions=live_sessions,
+        nodes=cluster.nodes,
+        cluster=cluster,
         messages=messages,
         messaging=messaging,
         sync=SyncService(messages, batch_size=settings.sync_batch_size, counts=messaging),
@@ -85,6 +96,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(services.engine)
+        live = services.live_sessions
+        live.node = await services.cluster.start(services.ids)  # a cluster leases a node id
+        live.epoch = services.cluster.lease.epoch if services.cluster.lease else ""
         await services.messages.start()
         if on_default_app is not None and not await services.apps.all_apps():
             on_default_app(await services.apps.create("kibitz", "demo"))
@@ -98,7 +112,10 @@ def create_app(
                 services.sessions.remove(app_pk, username, session)
                 closing.append(session.close_for_shutdown())
             await asyncio.gather(*closing)
+            await services.sessions.kicks_done()
+            await live.aclose()  # this node's devices leave the directory
             await services.messages.aclose()  # every queued write commits before we stop
+            await services.cluster.aclose()
             await services.engine.dispose()
 
     app = FastAPI(title="kibitz", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)

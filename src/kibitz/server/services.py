@@ -8,11 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kibitz.protocol import IdGenerator
 
+from .cluster.setup import Cluster
 from .domain.accounts import AccountService
 from .domain.apps import AppService
 from .domain.auth import AuthService
 from .domain.messaging import MessagingService
+from .domain.nodes import NodeList
 from .domain.ports import Clock
+from .domain.sessions import SessionService
 from .domain.sync import SyncService
 from .settings import Settings
 from .storage.stores.messages import SqlMessageStore
@@ -30,7 +33,10 @@ class Services:
     apps: AppService
     accounts: AccountService
     auth: AuthService
-    sessions: SessionRegistry
+    sessions: SessionRegistry  # this node's connections
+    live_sessions: SessionService  # every node's devices: admission, kicks, who is online
+    nodes: NodeList
+    cluster: Cluster
     messages: SqlMessageStore  # the group-commit writer: started and drained by the lifespan
     messaging: MessagingService
     sync: SyncService

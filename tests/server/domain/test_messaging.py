@@ -61,7 +61,7 @@ class FakeBus:
 
 
 class Presence:
-    def online_users(self, app_pk: str, usernames: Sequence[str]) -> set[str]:
+    async def online_users(self, app_pk: str, usernames: Sequence[str]) -> set[str]:
         return {"bob"} & set(usernames)
 
     async def kick(self, *args: object) -> int:

@@ -1,24 +1,22 @@
-"""The single-node bus: notices go straight to this process's session registry."""
+"""The single-node bus: events go straight to this process's subscribers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
 
-from kibitz.server.domain.messaging import Notice
+from kibitz.server.domain.events import E, Event
 
-__all__ = ["LocalBus", "NoticeSink"]
+from .subscribers import Subscribers
 
-
-class NoticeSink(Protocol):
-    def deliver(self, notices: Sequence[Notice]) -> None:
-        """Queue each notice on the local sessions it names; must not block."""
-        ...
+__all__ = ["LocalBus"]
 
 
 class LocalBus:
-    def __init__(self, sink: NoticeSink) -> None:
-        self._sink = sink
+    def __init__(self) -> None:
+        self._subscribers = Subscribers()
 
-    async def publish(self, notices: Sequence[Notice]) -> None:
-        self._sink.deliver(notices)
+    async def publish(self, events: Sequence[Event]) -> None:
+        self._subscribers.dispatch(events)
+
+    def subscribe(self, kind: type[E], handler: Callable[[Sequence[E]], None]) -> None:
+        self._subscribers.add(kind, handler)

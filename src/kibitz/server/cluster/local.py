@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from kibitz.server.domain.devices import admit
+from kibitz.server.domain.nodes import NodeInfo
 from kibitz.server.domain.sessions import Admitted, LiveDevice
-
-from .nodes import NodeInfo
 
 __all__ = ["LocalDirectory", "LocalNodes"]
 

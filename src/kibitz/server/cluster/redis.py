@@ -27,9 +27,8 @@ from redis.exceptions import RedisError, WatchError
 
 from kibitz.protocol import ChatError, ErrorCode
 from kibitz.server.domain.devices import admit
+from kibitz.server.domain.nodes import NodeInfo
 from kibitz.server.domain.sessions import Admitted, LiveDevice
-
-from .nodes import NodeInfo
 
 __all__ = ["LEASE_TTL_S", "MAX_NODES", "NodeLease", "RedisDirectory", "RedisNodes"]
 

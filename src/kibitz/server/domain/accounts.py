@@ -10,6 +10,7 @@ from typing import Final
 
 from kibitz.protocol import ChatError, ErrorCode
 
+from .events import EventBus, UserChanged
 from .models import App, User
 from .ports import Clock, PasswordHasher, SessionControl, UserStore
 
@@ -50,12 +51,18 @@ class RegisterResult:
 
 class AccountService:
     def __init__(
-        self, store: UserStore, hasher: PasswordHasher, clock: Clock, sessions: SessionControl
+        self,
+        store: UserStore,
+        hasher: PasswordHasher,
+        clock: Clock,
+        sessions: SessionControl,
+        bus: EventBus | None = None,
     ) -> None:
         self._store = store
         self._hasher = hasher
         self._clock = clock
         self.sessions = sessions
+        self._bus = bus
 
     async def register(self, app: App, specs: Sequence[NewUser]) -> RegisterResult:
         """Validate everything first; then create the names not taken, all in one write.
@@ -130,6 +137,8 @@ class AccountService:
         deleted = await self._store.delete(app.id, usernames)
         for user in deleted:
             await self.sessions.kick(app.id, user.username, ErrorCode.USER_REMOVED)
+        if deleted and self._bus is not None:  # every node forgets what it cached of them
+            await self._bus.publish([UserChanged(app.id, u.username) for u in deleted])
         return deleted
 
     async def set_password(self, app: App, username: str, password: str) -> User:
@@ -166,5 +175,5 @@ class AccountService:
             return False
         return await self._hasher.verify(user.password_hash, password)
 
-    def online(self, app: App, usernames: Sequence[str]) -> set[str]:
-        return self.sessions.online_users(app.id, usernames)
+    async def online(self, app: App, usernames: Sequence[str]) -> set[str]:
+        return await self.sessions.online_users(app.id, usernames)

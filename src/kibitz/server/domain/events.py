@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from .messaging import Notice
-
 __all__ = [
     "EVENT_TYPES",
     "DeviceOffline",
@@ -26,6 +24,18 @@ __all__ = [
     "Notice",
     "UserChanged",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Tell ``username``'s sessions (but the one on ``skip_resource``) to pull ``queue``."""
+
+    app_pk: str
+    app_key: str
+    username: str
+    queue: str
+    queue_resource: str = ""
+    skip_resource: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

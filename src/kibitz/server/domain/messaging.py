@@ -18,6 +18,7 @@ from kibitz.protocol import ChatError, ErrorCode
 from kibitz.protocol._msync import USER_DOMAIN, content_from_pb, jid, pb
 
 from .accounts import USERNAME_RE
+from .events import Notice, UserChanged
 from .models import App
 from .ports import Clock, SessionControl
 
@@ -105,18 +106,6 @@ class Device:
     resource: str
     created_ms: int
     last_seen_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """Tell ``username``'s sessions (but the one on ``skip_resource``) to pull ``queue``."""
-
-    app_pk: str
-    app_key: str
-    username: str
-    queue: str
-    queue_resource: str = ""
-    skip_resource: str | None = None
 
 
 class MessageStore(Protocol):
@@ -211,6 +200,11 @@ class MessagingService:
         if user_id is not None:
             self._devices.pop(user_id, None)
 
+    def users_changed(self, events: Sequence[UserChanged]) -> None:
+        """The bus's word that accounts went away, on this node or another."""
+        for e in events:
+            self.forget_user(e.app_pk, e.username)
+
     async def _resolve(self, app_pk: str, names: Sequence[str]) -> dict[str, str]:
         """username → user id for those that have an account; one query for the misses."""
         found: dict[str, str] = {}
@@ -266,7 +260,7 @@ class MessagingService:
         validate_body(body)
         app = sender.app
         names = [n for n in recipients if isinstance(n, str) and USERNAME_RE.match(n)]
-        online = self._presence.online_users(app.id, names) if online_only else None
+        online = await self._presence.online_users(app.id, names) if online_only else None
         encoder = _BodyEncoder(app.app_key, sender, body)
         user_ids = await self._resolve(app.id, names)
         try:

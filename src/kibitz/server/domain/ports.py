@@ -52,9 +52,9 @@ class PasswordHasher(Protocol):
 
 
 class SessionControl(Protocol):
-    """Live sessions, owned by the real-time gateway; the domain only asks and kicks."""
+    """Live sessions on every node (``sessions.SessionService``): ask who is online, kick."""
 
-    def online_users(self, app_pk: str, usernames: Sequence[str]) -> set[str]: ...
+    async def online_users(self, app_pk: str, usernames: Sequence[str]) -> set[str]: ...
 
     async def kick(
         self, app_pk: str, username: str, code: ErrorCode, resource: str | None = None

@@ -75,6 +75,7 @@ class SessionService:
         self._directory = directory
         self._bus = bus
         self.node = node
+        self.epoch = ""  # the node's lease, once it has one (a cluster)
         self._leaving: set[asyncio.Task[None]] = set()
 
     # -- the gateway's side ----------------------------------------------------------------

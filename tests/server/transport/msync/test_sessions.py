@@ -133,7 +133,7 @@ async def test_kick_one_device_by_resource(gateway: Gateway) -> None:
 
 async def test_registry_kick_of_an_offline_user_is_a_no_op(gateway: Gateway) -> None:
     await gateway.user("alice")
-    kicked_count = await gateway.services.sessions.kick(
+    kicked_count = await gateway.services.live_sessions.kick(
         gateway.harness.app.id, "alice", ErrorCode.USER_REMOVED
     )
     assert kicked_count == 0

@@ -10,6 +10,7 @@ import httpx
 from kibitz.protocol import ErrorCode
 from kibitz.server.domain import accesstoken2
 from kibitz.server.domain.models import App
+from kibitz.server.domain.sessions import LiveDevice
 from tests.conftest import AppHarness
 
 ERROR_KEYS = {"error", "exception", "timestamp", "duration", "error_description"}
@@ -40,21 +41,40 @@ class FakeClock:
 
 
 class FakeSession:
-    """Stands in for a live msync session in the registry."""
+    """Stands in for a live msync session (``online`` puts it where a login would)."""
 
     def __init__(self, resource: str) -> None:
         self._resource = resource
+        self.session_id = f"fake-{resource}-{id(self)}"
         self.kicked: list[ErrorCode] = []
 
     @property
     def resource(self) -> str:
         return self._resource
 
-    async def kick(self, code: ErrorCode) -> None:
+    async def kick(self, code: ErrorCode, reason: str = "") -> None:
         self.kicked.append(code)
 
     async def close_for_shutdown(self) -> None:
         pass
+
+    def notify(self, queue: str, frame: bytes) -> None:
+        pass
+
+
+async def online(h: AppHarness, username: str, session: FakeSession, max_devices: int = 4) -> None:
+    """Log ``session`` in as a login does: admitted by the device directory, then indexed
+    by this node's registry."""
+    live = h.services.live_sessions
+    device = LiveDevice(session.resource, session.session_id, live.node, live.epoch)
+    await live.admit(h.app.id, username, device, max_devices)
+    h.services.sessions.add(h.app.id, username, session)
+
+
+async def kicked(h: AppHarness, session: FakeSession) -> list[ErrorCode]:
+    """What ``session`` was told, once the kicks under way have run."""
+    await h.services.sessions.kicks_done()
+    return session.kicked
 
 
 def assert_error(response: httpx.Response, status: int, error: str) -> dict[str, Any]:

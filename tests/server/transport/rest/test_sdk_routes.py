@@ -7,7 +7,16 @@ import pytest
 from kibitz.protocol import ErrorCode
 from tests.conftest import AppHarness
 
-from .support import FakeSession, assert_error, bearer, register, user_007, user_token
+from .support import (
+    FakeSession,
+    assert_error,
+    bearer,
+    kicked,
+    online,
+    register,
+    user_007,
+    user_token,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -37,12 +46,12 @@ async def test_user_kicks_its_own_device_but_not_someone_elses(harness: AppHarne
     h = harness
     await register(h, "alice", "bob")
     phone = FakeSession("phone")
-    h.services.sessions.add(h.app.id, "alice", phone)
+    await online(h, "alice", phone)
     bobs = await user_token(h, "bob")
     url = f"{h.base}/users/alice/disconnect/phone"
     assert_error(await h.http.delete(url, headers=bearer(bobs)), 401, "unauthorized")
-    assert phone.kicked == []
+    assert await kicked(h, phone) == []
     alices = await user_token(h, "alice")
     response = await h.http.delete(url, headers=bearer(alices))
     assert response.status_code == 200 and response.json()["data"] == {"result": True}
-    assert phone.kicked == [ErrorCode.USER_KICKED_BY_OTHER_DEVICE]
+    assert await kicked(h, phone) == [ErrorCode.USER_KICKED_BY_OTHER_DEVICE]

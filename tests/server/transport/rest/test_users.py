@@ -16,6 +16,8 @@ from .support import (
     assert_envelope,
     assert_error,
     bearer,
+    kicked,
+    online,
     register,
     user_007,
     user_token,
@@ -223,10 +225,10 @@ async def test_delete_one_user(harness: AppHarness) -> None:
     h = harness
     [alice] = await register(h, "alice")
     session = FakeSession("web")
-    h.services.sessions.add(h.app.id, "alice", session)
+    await online(h, "alice", session)
     response = await h.http.delete(f"{h.base}/users/alice", headers=h.admin_headers())
     assert assert_envelope(response, h, "delete")["entities"] == [alice]
-    assert session.kicked == [ErrorCode.USER_REMOVED]
+    assert await kicked(h, session) == [ErrorCode.USER_REMOVED]
     response = await h.http.delete(f"{h.base}/users/alice", headers=h.admin_headers())
     assert_error(response, 404, "service_resource_not_found")
 
@@ -256,12 +258,12 @@ async def test_set_password(harness: AppHarness) -> None:
     h = harness
     await register(h, "alice")
     session = FakeSession("web")
-    h.services.sessions.add(h.app.id, "alice", session)
+    await online(h, "alice", session)
     response = await h.http.put(
         f"{h.base}/users/alice/password", json={"newpassword": "fresh"}, headers=h.admin_headers()
     )
     assert_envelope(response, h, "set user password")
-    assert session.kicked == [ErrorCode.USER_KICKED_BY_CHANGE_PASSWORD]
+    assert await kicked(h, session) == [ErrorCode.USER_KICKED_BY_CHANGE_PASSWORD]
     await user_token(h, "alice", "fresh")
     old = {"grant_type": "password", "username": "alice", "password": "secret"}
     assert (await h.http.post(f"{h.base}/token", json=old)).status_code == 400
@@ -291,11 +293,11 @@ async def test_deactivate_and_activate(harness: AppHarness) -> None:
     h = harness
     await register(h, "alice")
     session = FakeSession("web")
-    h.services.sessions.add(h.app.id, "alice", session)
+    await online(h, "alice", session)
     response = await h.http.post(f"{h.base}/users/alice/deactivate", headers=h.admin_headers())
     body = assert_envelope(response, h, "Deactivate user")
     assert body["entities"][0]["activated"] is False
-    assert session.kicked == [ErrorCode.USER_PERMISSION_DENIED]
+    assert await kicked(h, session) == [ErrorCode.USER_PERMISSION_DENIED]
     response = await h.http.post(f"{h.base}/users/alice/activate", headers=h.admin_headers())
     body = assert_envelope(response, h, "activate user")
     assert body["entities"][0]["activated"] is True
@@ -314,20 +316,24 @@ async def test_disconnect(harness: AppHarness, method: str) -> None:
     h = harness
     await register(h, "alice")
     web, phone = FakeSession("web"), FakeSession("phone")
-    h.services.sessions.add(h.app.id, "alice", web)
-    h.services.sessions.add(h.app.id, "alice", phone)
+    await online(h, "alice", web)
+    await online(h, "alice", phone)
     response = await h.http.request(
         method, f"{h.base}/users/alice/disconnect/phone", headers=h.admin_headers()
     )
     assert assert_envelope(response, h, method.lower())["data"] == {"result": True}
-    assert phone.kicked == [ErrorCode.USER_KICKED_BY_OTHER_DEVICE] and web.kicked == []
+    assert (
+        await kicked(h, phone) == [ErrorCode.USER_KICKED_BY_OTHER_DEVICE]
+        and await kicked(h, web) == []
+    )
     response = await h.http.request(
         method, f"{h.base}/users/alice/disconnect", headers=h.admin_headers()
     )
     body = assert_envelope(response, h, method.lower())
     assert body["data"] == {"result": True} and body["entities"] == []
-    assert web.kicked == [ErrorCode.USER_KICKED_BY_OTHER_DEVICE]
+    assert await kicked(h, web) == [ErrorCode.USER_KICKED_BY_OTHER_DEVICE]
     assert h.services.sessions.sessions_of(h.app.id, "alice") == {}
+    assert await h.services.live_sessions.devices(h.app.id, "alice") == []
 
 
 async def test_disconnect_unknown_user_is_404(harness: AppHarness) -> None:
@@ -346,7 +352,7 @@ async def test_user_status(harness: AppHarness) -> None:
     url = f"{h.base}/users/alice/status"
     body = assert_envelope(await h.http.get(url, headers=h.admin_headers()), h, "get")
     assert body["data"] == {"alice": "offline"}
-    h.services.sessions.add(h.app.id, "alice", FakeSession("web"))
+    await online(h, "alice", FakeSession("web"))
     body = assert_envelope(await h.http.get(url, headers=h.admin_headers()), h, "get")
     assert body["data"] == {"alice": "online"}
 
@@ -361,7 +367,7 @@ async def test_user_status_with_illegal_name_is_400(harness: AppHarness) -> None
 async def test_batch_status(harness: AppHarness) -> None:
     h = harness
     await register(h, "alice", "bob")
-    h.services.sessions.add(h.app.id, "bob", FakeSession("web"))
+    await online(h, "bob", FakeSession("web"))
     response = await h.http.post(
         f"{h.base}/users/batch/status",
         json={"usernames": ["alice", "bob", "ghost"]},

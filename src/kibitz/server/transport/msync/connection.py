@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import suppress
@@ -116,6 +117,7 @@ class Connection:
         self._clock = clock
         self._ids = ids
         self.state = ConnState.CONNECTED
+        self.session_id = secrets.token_hex(8)  # names this connection in cluster-wide kicks
         self.login: Login | None = None
         self.acked: dict[str, int] = {}  # this device's cursors, as far as it told us
         self._outbox: deque[bytes | None] = deque()

@@ -1,9 +1,10 @@
-"""Which sessions are online on this node: app → user → resource → session.
+"""Which sessions are live on this node: app → user → resource → session, and by session id.
 
-Implements the domain's ``SessionControl`` port, so REST operations (force logout,
-password change, deletion, ban) can reach live sessions, and delivers the bus's notices
-to the sessions they name. Every method that changes the index is synchronous, so a login's
-device check and its registration happen without another task running in between.
+The cluster-wide truth about devices (admission, the device limit, who is online) is the
+domain's device directory; this index only finds *this node's* connections for what the
+bus brings: pull notices to deliver, kicks to carry out. A kick names a user (all of its
+sessions, or one resource) or exactly one session (the one a new login replaced), so a
+kick meant for an old connection never hits the new one on the same resource.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from kibitz.protocol import ErrorCode
-from kibitz.server.domain.devices import admit
+from kibitz.server.domain.events import KickDevices
 from kibitz.server.domain.messaging import Notice
 
 from .frames import notice_frame
@@ -28,6 +29,9 @@ class LiveSession(Protocol):
     @property
     def resource(self) -> str: ...
 
+    @property
+    def session_id(self) -> str: ...
+
     async def kick(self, code: ErrorCode, reason: str = "") -> None:
         """Tell the client why, then close. Must not raise."""
         ...
@@ -40,14 +44,12 @@ class LiveSession(Protocol):
         """Something new waits in ``queue``; ``frame`` is the NOTICE to send. Never blocks."""
         ...
 
-    def describe(self) -> dict[str, str]:
-        """``{"res", "device_uuid", "device_name"}`` for the REST device list."""
-        ...
-
 
 class SessionRegistry:
     def __init__(self) -> None:
         self._users: dict[tuple[str, str], dict[str, LiveSession]] = {}
+        self._by_id: dict[str, tuple[str, str, LiveSession]] = {}
+        self._kicking: set[asyncio.Task[None]] = set()
 
     def sessions_of(self, app_pk: str, username: str) -> dict[str, LiveSession]:
         return dict(self._users.get((app_pk, username), {}))
@@ -55,31 +57,23 @@ class SessionRegistry:
     def resources(self, app_pk: str, username: str) -> list[str]:
         return list(self._users.get((app_pk, username), {}))
 
-    def add(self, app_pk: str, username: str, session: LiveSession) -> None:
-        self._users.setdefault((app_pk, username), {})[session.resource] = session
-
-    def admit(
-        self, app_pk: str, username: str, session: LiveSession, max_devices: int
-    ) -> tuple[LiveSession | None, list[LiveSession]]:
-        """Register a login under the app's device policy (raises ChatError when refused).
-
-        Returns the session it replaces (same resource) and the sessions it logs out
-        (single-device apps); both are already out of the index, the caller kicks them.
-        """
-        online = self._users.get((app_pk, username), {})
-        admission = admit(max_devices, list(online), session.resource)
-        replaced = online.get(admission.replaces) if admission.replaces else None
-        kicked = [online[r] for r in admission.kicks if r in online]
-        for old in [*kicked, *([replaced] if replaced else [])]:
-            self.remove(app_pk, username, old)
-        self.add(app_pk, username, session)
-        return replaced, kicked
+    def add(self, app_pk: str, username: str, session: LiveSession) -> LiveSession | None:
+        """Index a session; returns the one it displaced on the same resource, if any
+        (already out of the index)."""
+        by_resource = self._users.setdefault((app_pk, username), {})
+        old = by_resource.get(session.resource)
+        if old is not None:
+            self._by_id.pop(old.session_id, None)
+        by_resource[session.resource] = session
+        self._by_id[session.session_id] = (app_pk, username, session)
+        return old
 
     def remove(self, app_pk: str, username: str, session: LiveSession) -> None:
         by_resource = self._users.get((app_pk, username))
         if by_resource is None or by_resource.get(session.resource) is not session:
             return
         del by_resource[session.resource]
+        self._by_id.pop(session.session_id, None)
         if not by_resource:
             del self._users[(app_pk, username)]
 
@@ -106,19 +100,30 @@ class SessionRegistry:
                 if resource != n.skip_resource:
                     session.notify(n.queue, frame)
 
-    # -- SessionControl ------------------------------------------------------------------
+    def on_kick(self, kicks: Sequence[KickDevices]) -> None:
+        """Carry out the kicks that name sessions of this node (each in its own task:
+        a kick lingers a moment before it closes, see Connection.kick)."""
+        for k in kicks:
+            for session in self._targets(k):
+                self.remove(k.app_pk, k.username, session)
+                task = asyncio.get_running_loop().create_task(
+                    session.kick(ErrorCode(k.code), k.reason)
+                )
+                self._kicking.add(task)
+                task.add_done_callback(self._kicking.discard)
 
-    def online_users(self, app_pk: str, usernames: Sequence[str]) -> set[str]:
-        return {name for name in usernames if self._users.get((app_pk, name))}
+    def _targets(self, k: KickDevices) -> list[LiveSession]:
+        if k.session is not None:
+            found = self._by_id.get(k.session)
+            if found is None or found[:2] != (k.app_pk, k.username):
+                return []
+            return [found[2]]
+        live = self._users.get((k.app_pk, k.username), {})
+        if k.resource is not None:
+            return [live[k.resource]] if k.resource in live else []
+        return list(live.values())
 
-    async def kick(
-        self, app_pk: str, username: str, code: ErrorCode, resource: str | None = None
-    ) -> int:
-        targets = self.sessions_of(app_pk, username)
-        if resource is not None:
-            targets = {resource: targets[resource]} if resource in targets else {}
-        for session in targets.values():
-            self.remove(app_pk, username, session)
-        # In parallel: each kick lingers a moment before it closes (see Connection.kick).
-        await asyncio.gather(*(session.kick(code) for session in targets.values()))
-        return len(targets)
+    async def kicks_done(self) -> None:
+        """Wait (at most 5 s) for the kicks under way to have closed their sessions."""
+        if self._kicking:
+            await asyncio.wait(set(self._kicking), timeout=5.0)

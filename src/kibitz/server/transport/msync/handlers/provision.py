@@ -1,9 +1,9 @@
 """PROVISION — the login — and the device's release when its connection ends.
 
 A login resolves the app key, checks the token, marks the device online (its cursors come
-back), then asks for *admission* under the app's device policy: ``admit`` is the one step
-that decides which other sessions the login evicts, kept apart so it can move to a
-cluster-wide directory without touching the rest.
+back), then asks the cluster-wide device directory for *admission* under the app's device
+policy (``admit``): the directory decides which other sessions the login evicts, wherever
+they are, and the bus carries those kicks to their nodes.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ import json
 import secrets
 from typing import Final
 
-from kibitz.protocol import ChatError, ErrorCode
+from kibitz.protocol import ChatError
 from kibitz.protocol._msync import FrameError, decode_payload, pb
 from kibitz.server.domain.models import App, User
+from kibitz.server.domain.sessions import LiveDevice
 from kibitz.server.services import Services
 
 from ..close import Close
 from ..connection import Connection, Login
 from ..frames import provision_frame
-from ..registry import LiveSession
 from ..statuses import login_status
 from .context import Context
 
@@ -61,19 +61,30 @@ def _refuse(conn: Connection, code: pb.Status.ErrorCode, reason: str) -> None:
     conn.close(Close.NORMAL, "login refused", last=provision_frame(code, reason))
 
 
-def admit(s: Services, conn: Connection) -> list[LiveSession]:
-    """Register the logged-in ``conn`` under its app's device policy (raises ChatError
-    when refused). Returns the sessions it evicts — the one on the same resource, and the
-    others a single-device app logs out — already out of the index; the caller kicks them."""
+async def admit(s: Services, conn: Connection, reason: str) -> None:
+    """Admit the logged-in ``conn`` under its app's device policy, cluster-wide (raises
+    ChatError when refused), then index it here. The sessions it evicts — the one on the
+    same resource, and the others a single-device app logs out — are kicked by the nodes
+    that hold them, this one included, before this returns."""
     login = conn.login
     assert login is not None
     app, username = login.app, login.user.username
-    replaced, kicked = s.sessions.admit(app.id, username, conn, app.max_devices)
-    return [replaced, *kicked] if replaced is not None else kicked
+    live = s.live_sessions
+    device = LiveDevice(
+        login.resource,
+        conn.session_id,
+        live.node,
+        live.epoch,
+        login.device_uuid,
+        login.device_name,
+        s.clock.now_ms(),
+    )
+    await live.admit(app.id, username, device, app.max_devices, reason)
+    s.sessions.add(app.id, username, conn)
 
 
 def _release(s: Services, app: App, user: User, resource: str) -> None:
-    """The device stops being tracked unless a newer session on its resource took over."""
+    """The device stops being tracked here unless a newer session on its resource took over."""
     if resource not in s.sessions.sessions_of(app.id, user.username):
         s.sync.device_offline(user.id, resource)
 
@@ -112,19 +123,25 @@ async def provision(ctx: Context, conn: Connection, frame: pb.MSync) -> None:
         )
     )
     try:
-        evicted = admit(s, conn)
+        await admit(s, conn, prov.reason)
     except ChatError as exc:
         _refuse(conn, *login_status(exc))
+        return
+    if conn.closing:  # gone while the directory admitted it: closed() already ran
+        s.sessions.remove(app.id, user.username, conn)
+        s.live_sessions.leave_soon(app.id, user.username, resource, conn.session_id)
+        _release(s, app, user, resource)
         return
     conn.send(
         provision_frame(pb.Status.OK, resource=resource, expires_at_ms=principal.expires_at_ms)
     )
-    for old in evicted:
-        await conn.spawn(old.kick(ErrorCode.USER_LOGIN_ANOTHER_DEVICE, prov.reason))
 
 
 def closed(s: Services, conn: Connection) -> None:
     """A connection ended (any way): release its device."""
     login = conn.login
     if login is not None:
+        s.live_sessions.leave_soon(
+            login.app.id, login.user.username, login.resource, conn.session_id
+        )
         _release(s, login.app, login.user, login.resource)

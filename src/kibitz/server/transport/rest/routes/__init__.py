@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import devices, messages, sdk, token, users
+from . import devices, discovery, messages, sdk, token, users
 
 __all__ = ["ROUTERS"]
 
@@ -15,4 +15,5 @@ ROUTERS: list[APIRouter] = [
     sdk.router,
     messages.router,
     devices.router,
+    discovery.router,
 ]

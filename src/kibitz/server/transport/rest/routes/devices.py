@@ -1,6 +1,6 @@
 """``GET /{org}/{app}/users/{username}/resources``: the devices a user is logged in on.
 
-Easemob's multi-device listing, answered from this node's live sessions::
+Easemob's multi-device listing, from the cluster's device directory (every node)::
 
     {"data": [{"res": "webim_web_1", "device_uuid": "…", "device_name": "webim"}], …}
 
@@ -27,6 +27,9 @@ async def resources(
 ) -> JSONResponse:
     services = services_of(request)
     await services.accounts.get(app, username)  # 404 for an unknown user
-    live = services.sessions.sessions_of(app.id, username)
-    data = [live[r].describe() for r in sorted(live)]
+    live = await services.live_sessions.devices(app.id, username)
+    data = [
+        {"res": d.resource, "device_uuid": d.device_uuid, "device_name": d.device_name}
+        for d in live
+    ]
     return ok(request, app, path="/users/resources", entities=[], data=data)

@@ -152,7 +152,7 @@ async def delete_oldest(
 @router.post("/batch/status")
 async def batch_status(request: Request, app: AppDep, _: AdminDep) -> JSONResponse:
     names = parse_model(Usernames, await read_json(request)).usernames
-    online = services_of(request).accounts.online(app, names)
+    online = await services_of(request).accounts.online(app, names)
     data = [{name: "online" if name in online else "offline"} for name in names]
     return ok(request, app, path=PATH, action="get batch user status", data=data)
 
@@ -212,6 +212,6 @@ async def disconnect_device(
 @router.get("/{username}/status")
 async def status(request: Request, app: AppDep, _: AdminDep, username: str) -> JSONResponse:
     validate_username(username)
-    online = services_of(request).accounts.online(app, [username])
+    online = await services_of(request).accounts.online(app, [username])
     state = "online" if username in online else "offline"
     return ok(request, app, path=PATH, entities=[], data={username: state}, count=0)

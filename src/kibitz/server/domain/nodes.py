@@ -1,4 +1,5 @@
-"""Where a node can be reached, for server discovery (``/easemob/server.json``)."""
+"""The nodes of a cluster and where clients reach them (server discovery: the list behind
+``/easemob/server.json``)."""
 
 from __future__ import annotations
 
