@@ -66,14 +66,39 @@ def main() -> None:
 @main.command()
 @click.option("--host", envvar="KIBITZ_HOST", default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="KIBITZ_PORT", type=int, default=5280, show_default=True)
+@click.option(
+    "--redis-url",
+    envvar="KIBITZ_REDIS_URL",
+    help="redis://… shared by every node of a cluster (with a PostgreSQL --database-url).",
+)
+@click.option(
+    "--public-url",
+    envvar="KIBITZ_PUBLIC_URL",
+    help="How clients reach this node, for server discovery (default http://HOST:PORT).",
+)
 @_storage_options
-def serve(host: str, port: int, data_dir: Path | None, database_url: str | None) -> None:
-    """Run the server (REST + msync WebSocket) until SIGINT/SIGTERM."""
+def serve(
+    host: str,
+    port: int,
+    redis_url: str | None,
+    public_url: str | None,
+    data_dir: Path | None,
+    database_url: str | None,
+) -> None:
+    """Run the server (REST + msync WebSocket) until SIGINT/SIGTERM.
+
+    One node by default (SQLite under --data-dir). With --redis-url and a PostgreSQL
+    --database-url it joins a cluster: start as many nodes as you like, each on its own
+    host/port, all with the same two URLs."""
     import uvicorn
 
     from kibitz.server.serving import uvicorn_config
 
-    settings = _settings(data_dir, database_url, host=host, port=port)
+    settings = _settings(
+        data_dir, database_url, host=host, port=port, redis_url=redis_url, public_url=public_url
+    )
+    if settings.redis_url and not settings.resolved_database_url().startswith("postgresql"):
+        raise click.UsageError("a cluster (--redis-url) needs a PostgreSQL --database-url")
 
     def announce(app: App) -> None:
         # Shown once, on the first start, so a newcomer can log in; never logged.

@@ -3,8 +3,8 @@
 The SDK fetches this document from fixed host names before it logs in (agora-protocol.md
 §4.2) and connects to one of the hosts it lists: REST at ``protocol://domain:port`` and
 msync at ``ws[s]://domain:port/websocket``. kibitz lists its live nodes (a dead one drops
-out when its lease ends), so clients spread over the cluster and find another node when
-theirs goes away. Public by design: it runs before the client has any credential, and it
+out when its lease ends), the answering node first, so clients spread over the cluster and
+find another node when theirs goes away. Public by design: it runs before the client has any credential, and it
 names nothing but this cluster's public addresses.
 
     ?app_key=org#app  or  ?app_id=<App ID>   (appId mode: the answer carries app_key)
@@ -63,5 +63,8 @@ async def server_json(request: Request) -> JSONResponse:
         if by_id is None:
             raise ChatError(ErrorCode.INVALID_APP_KEY, "no app with that app_key or app_id")
         found = by_id
-    nodes = await services.nodes.live()
+    # The node asked comes first: clients spread over the cluster as the discovery name
+    # spreads them, and fall over to the others in node order.
+    me = services.live_sessions.node
+    nodes = sorted(await services.nodes.live(), key=lambda n: (n.node != me, n.node))
     return JSONResponse(server_document(found, nodes), headers={"Cache-Control": "no-store"})
