@@ -2,7 +2,9 @@
 
 - ``kibitz.protocol`` imports nothing from the server or the SDK;
 - ``kibitz.server.domain`` imports no web framework, database driver or broker client;
-- ``kibitz.sdk`` never imports the server.
+- ``kibitz.sdk`` never imports the server;
+- storage imports no transport, bus or cluster adapter; the bus and cluster adapters import
+  no storage or transport; transports import no storage (they call domain services).
 """
 
 from __future__ import annotations
@@ -31,6 +33,17 @@ RULES = {
         "kibitz.server.bus",
     ),
     "sdk": ("kibitz.server", "kibitz.cli", "fastapi", "starlette", "sqlalchemy"),
+    "server/storage": (
+        "kibitz.server.transport",
+        "kibitz.server.bus",
+        "kibitz.server.cluster",
+        "fastapi",
+        "starlette",
+        "redis",
+    ),
+    "server/bus": ("kibitz.server.storage", "kibitz.server.transport", "sqlalchemy", "fastapi"),
+    "server/cluster": ("kibitz.server.storage", "kibitz.server.transport", "sqlalchemy"),
+    "server/transport": ("kibitz.server.storage", "sqlalchemy", "redis", "kibitz.server.cluster"),
 }
 
 
