@@ -15,5 +15,6 @@ Module map:
 - ``statuses.py`` — domain ``ChatError`` → msync status/reason, the one table.
 - ``close.py`` — ``Close``, every WebSocket close code.
 - ``frames.py`` — every frame the gateway sends, encoded in one place.
-- ``registry.py`` — the sessions online on this node (the domain's ``SessionControl``).
+- ``registry.py`` — this node's connections, for the bus's notices and kicks (the cluster-wide
+  truth about devices is the domain's ``SessionService`` and its device directory).
 """
