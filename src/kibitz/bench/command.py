@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .config import SCENARIOS, BenchConfig
+from .placement import parse_cpus
 
 __all__ = ["bench"]
 
@@ -19,6 +20,15 @@ def _cpu(_: Any, __: Any, value: int | None) -> int | None:
     if value is not None and value < 0:
         raise click.BadParameter("a CPU number is >= 0")
     return value
+
+
+def _cpus(_: Any, __: Any, value: str | None) -> tuple[int, ...]:
+    if not value:
+        return ()
+    try:
+        return parse_cpus(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 @click.command()
@@ -181,6 +191,12 @@ def _cpu(_: Any, __: Any, value: int | None) -> int | None:
     "--server-cpu", type=int, callback=_cpu, help="Pin the local server to this CPU (taskset)."
 )
 @click.option(
+    "--server-cpus",
+    callback=_cpus,
+    metavar="CPU,CPU,…",
+    help="--cluster-nodes: pin node i to the i-th CPU of this list (taskset), e.g. 0,1.",
+)
+@click.option(
     "--client-cpu", type=int, callback=_cpu, help="Pin the generator processes to this CPU."
 )
 @click.option(
@@ -189,14 +205,37 @@ def _cpu(_: Any, __: Any, value: int | None) -> int | None:
     help="Local server on PostgreSQL (postgresql://…); default SQLite in a temp dir.",
 )
 @click.option(
+    "--cluster-nodes",
+    type=click.IntRange(1, 64),
+    help="Start N local kibitz serve nodes as one cluster (needs a PostgreSQL "
+    "--database-url and --redis-url); sessions are spread so traffic crosses nodes.",
+)
+@click.option(
+    "--redis-url",
+    envvar="KIBITZ_BENCH_REDIS_URL",
+    help="--cluster-nodes: the Redis the nodes share (redis://…); a fresh key prefix per run.",
+)
+@click.option(
     "--server-env",
     multiple=True,
     metavar="KEY=VALUE",
     help="Extra environment for the local server, e.g. KIBITZ_LOG_LEVEL=warning.",
 )
 @click.option("--keep-data", is_flag=True, help="Keep the local server's data dir and log.")
-@click.option("--rest-server", help="Target a running server: its REST base URL.")
-@click.option("--im-server", help="Its msync WebSocket URL (default: ws://REST-HOST/websocket).")
+@click.option(
+    "--rest-server",
+    "rest_servers",
+    multiple=True,
+    help="Target a running server: its REST base URL. Repeat for the nodes of a cluster: "
+    "pairs, receivers and logins are spread over them so traffic crosses nodes.",
+)
+@click.option(
+    "--im-server",
+    "im_servers",
+    multiple=True,
+    help="Its msync WebSocket URL (default: ws://REST-HOST/websocket); repeated, paired with "
+    "--rest-server by position.",
+)
 @click.option("--app-key", help="Remote: ORG#APP.")
 @click.option("--client-id", help="Remote: app client id (for the REST app token).")
 @click.option("--client-secret", envvar="KIBITZ_BENCH_CLIENT_SECRET", help="Remote: secret.")
@@ -234,8 +273,10 @@ def bench(
         env[key] = value
     order = tuple(s for s in SCENARIOS if s in scenarios) if scenarios else SCENARIOS
     cfg = BenchConfig(scenarios=order, server_env=env, progress=not quiet, **options)
-    if cfg.rest_server is None and (cfg.app_key or cfg.im_server):
-        raise click.UsageError("--app-key/--im-server need --rest-server")
+    try:
+        cfg.validate()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     if cfg.plot_dir is not None:
         try:
             import matplotlib  # noqa: F401

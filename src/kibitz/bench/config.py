@@ -62,8 +62,13 @@ class BenchConfig:
     database_url: str | None = None
     server_env: dict[str, str] = field(default_factory=dict)
     keep_data: bool = False
-    rest_server: str | None = None
-    im_server: str | None = None
+    # a local cluster: N nodes on one PostgreSQL database and one Redis, one CPU each
+    cluster_nodes: int | None = None
+    redis_url: str | None = None
+    server_cpus: tuple[int, ...] = ()
+    # running nodes (one or several, paired by position)
+    rest_servers: tuple[str, ...] = ()
+    im_servers: tuple[str, ...] = ()
     app_key: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
@@ -76,7 +81,48 @@ class BenchConfig:
 
     @property
     def local(self) -> bool:
-        return self.rest_server is None
+        return not self.rest_servers
+
+    @property
+    def node_count(self) -> int:
+        return self.cluster_nodes or len(self.rest_servers) or 1
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` for options that do not fit together."""
+        if not self.rest_servers and (self.app_key or self.im_servers):
+            raise ValueError("--app-key/--im-server need --rest-server")
+        if self.im_servers and len(self.im_servers) != len(self.rest_servers):
+            raise ValueError(
+                f"{len(self.rest_servers)} --rest-server but {len(self.im_servers)} --im-server:"
+                " give one --im-server per --rest-server (paired by position), or none"
+            )
+        if self.cluster_nodes is None:
+            if self.redis_url:
+                raise ValueError("--redis-url is for a local cluster: add --cluster-nodes N")
+            if self.server_cpus:
+                raise ValueError("--server-cpus is for a local cluster (one server: --server-cpu)")
+            return
+        if self.cluster_nodes < 1:
+            raise ValueError("--cluster-nodes is at least 1")
+        if self.rest_servers:
+            raise ValueError("--cluster-nodes starts local nodes: drop --rest-server")
+        if not (self.database_url or "").startswith(("postgresql://", "postgres://")):
+            raise ValueError("--cluster-nodes needs a PostgreSQL --database-url postgresql://…")
+        if not (self.redis_url or "").startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("--cluster-nodes needs --redis-url redis://…")
+        if self.server_cpus and len(self.server_cpus) != self.cluster_nodes:
+            raise ValueError(
+                f"--server-cpus lists {len(self.server_cpus)} CPUs for {self.cluster_nodes} "
+                "nodes: give one per node"
+            )
+        if self.server_cpu is not None and self.cluster_nodes > 1:
+            raise ValueError("--server-cpu pins one server: use --server-cpus 0,1,… per node")
+
+    def node_cpus(self) -> list[int | None]:
+        """The CPU each local node is pinned to (None: not pinned)."""
+        if self.server_cpus:
+            return list(self.server_cpus)
+        return [self.server_cpu] * (self.cluster_nodes or 1)
 
     def users_needed(self) -> int:
         need = 2
@@ -96,9 +142,10 @@ class BenchConfig:
         for secret in ("client_secret", "app_certificate"):
             if out[secret]:
                 out[secret] = "***"
-        if out["database_url"] and "@" in out["database_url"]:
-            scheme, rest = out["database_url"].split("://", 1)
-            out["database_url"] = f"{scheme}://***@{rest.split('@', 1)[1]}"
+        for url in ("database_url", "redis_url"):
+            if out[url] and "@" in out[url]:
+                scheme, rest = out[url].split("://", 1)
+                out[url] = f"{scheme}://***@{rest.split('@', 1)[1]}"
         for key in ("json_path", "plot_dir"):
             out[key] = str(out[key]) if out[key] else None
         return out

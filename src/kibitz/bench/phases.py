@@ -8,15 +8,16 @@ CPU is measured over the send window only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from .cluster import Monitor
 from .config import BenchConfig
+from .placement import pair_placement, round_robin
 from .pool import Pool
 from .progress import Progress
 from .stats import merge_counts, summarize_ns
-from .target import ServerMonitor
 from .worker import OpenSpec
 
 __all__ = [
@@ -27,9 +28,11 @@ __all__ = [
     "fanout_setup",
     "gen_cpu",
     "measure",
+    "node_list",
     "open_dealt",
     "open_sessions",
     "pairs_of",
+    "spread",
     "warm",
 ]
 
@@ -41,11 +44,47 @@ class Context:
     cfg: BenchConfig
     pool: Pool
     users: Sequence[tuple[int, str, str]]  # (index, username, token)
-    monitor: ServerMonitor
+    monitor: Monitor
     progress: Progress
-    rest_send_url: str
+    rest_send_urls: Sequence[str]  # one per node, in node order
     app_token: str
     phase_no: int = 0
+    logged_in_by_node: list[int] = field(default_factory=list)  # of the last login
+
+    @property
+    def nodes(self) -> int:
+        return len(self.rest_send_urls)
+
+
+def spread(
+    ctx: Context, pairs: Sequence[tuple[int, str, int, str]] | None = None
+) -> dict[str, Any]:
+    """With several nodes, where the phase's sessions were: logged in per node and, for
+    pairs, how many have their two users on different nodes. Nothing with one node."""
+    if ctx.nodes == 1:
+        return {}
+    out: dict[str, Any] = {"sessions_by_node": list(ctx.logged_in_by_node)}
+    if pairs is not None:
+        where = pair_placement(pairs, ctx.nodes)
+        out["cross_node_pairs"] = sum(1 for a, _, b, _ in pairs if where[a] != where[b])
+    return out
+
+
+def _logged_in(ctx: Context, results: Sequence[dict[str, Any]]) -> None:
+    counts = [0] * ctx.nodes
+    for r in results:
+        for node, n in enumerate(r.get("by_node", ())):
+            counts[node] += n
+    ctx.logged_in_by_node = counts
+
+
+def node_list(
+    ctx: Context, users: Sequence[tuple[int, str, str]], placement: Mapping[int, int] | None
+) -> tuple[int, ...]:
+    """The node of each of ``users`` for an ``OpenSpec``; () = all on node 0 (one node)."""
+    if ctx.nodes == 1 or placement is None:
+        return ()
+    return tuple(placement[u[0]] for u in users)
 
 
 def deal(items: Sequence[Any], n: int) -> list[list[Any]]:
@@ -60,13 +99,19 @@ def gen_cpu(results: Sequence[dict[str, Any]]) -> float:
 def open_sessions(
     ctx: Context, label: str, users: Sequence[tuple[int, str, str]], ramp: float
 ) -> tuple[dict[int, int], list[dict[str, Any]]]:
-    """Log ``users`` in, dealt over the workers; returns (user → worker, results)."""
+    """Log ``users`` in, dealt over the workers and round-robin over the nodes; returns
+    (user → worker, results)."""
     procs = ctx.pool.size
     dealt = deal(users, procs)
     owners = {u[0]: w for w, chunk in enumerate(dealt) for u in chunk}
+    placement = round_robin([u[0] for u in users], ctx.nodes) if ctx.nodes > 1 else None
     specs = [
         OpenSpec(
-            chunk, ramp / procs, max(1, ctx.cfg.connect_concurrency // procs), ctx.cfg.login_timeout
+            chunk,
+            ramp / procs,
+            max(1, ctx.cfg.connect_concurrency // procs),
+            ctx.cfg.login_timeout,
+            node_list(ctx, chunk, placement),
         )
         for chunk in dealt
     ]
@@ -77,6 +122,7 @@ def open_sessions(
         ctx.progress.update(sessions, f"err {errors}")
 
     results = ctx.pool.call("open", specs, tick)
+    _logged_in(ctx, results)
     failures = merge_counts(r["failures"] for r in results)
     ctx.progress.end(
         f"{sum(r['connected'] for r in results)} logged in"
@@ -195,26 +241,36 @@ def _ms(v: float | None) -> str:
 
 
 def open_dealt(
-    ctx: Context, label: str, by_worker: list[list[tuple[int, str, str]]], total: int
+    ctx: Context,
+    label: str,
+    by_worker: list[list[tuple[int, str, str]]],
+    total: int,
+    placement: Mapping[int, int] | None = None,
 ) -> None:
+    """Log in sessions already dealt to workers, each on its node in ``placement``."""
     specs = [
         OpenSpec(
-            chunk, 0.0, max(1, ctx.cfg.connect_concurrency // ctx.pool.size), ctx.cfg.login_timeout
+            chunk,
+            0.0,
+            max(1, ctx.cfg.connect_concurrency // ctx.pool.size),
+            ctx.cfg.login_timeout,
+            node_list(ctx, chunk, placement),
         )
         for chunk in by_worker
     ]
     ctx.progress.begin(label, total)
-    ctx.pool.call("open", specs, lambda: ctx.progress.update(ctx.pool.totals()[0]))
+    _logged_in(ctx, ctx.pool.call("open", specs, lambda: ctx.progress.update(ctx.pool.totals()[0])))
     ctx.progress.end()
 
 
 def fanout_setup(ctx: Context, label: str) -> dict[int, int]:
-    """Receivers logged in over all workers; worker 0 alone sends over REST."""
+    """Receivers logged in over all workers (round-robin over the nodes); worker 0 alone
+    sends over REST, its sends alternating over the nodes' REST bases."""
     sender = ctx.users[0]
     receivers = list(ctx.users[1 : 1 + ctx.cfg.receivers])
     owners, _ = open_sessions(ctx, label, receivers, 0.0)
     rest = (
-        ctx.rest_send_url,
+        tuple(ctx.rest_send_urls),
         ctx.app_token,
         (sender[0], sender[1]),
         [(r[0], r[1]) for r in receivers],

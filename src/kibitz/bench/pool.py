@@ -23,7 +23,7 @@ class Pool:
     """``procs`` spawned worker processes; ``call`` runs one command on each, in parallel."""
 
     def __init__(
-        self, procs: int, ws_url: str, app_key: str, cpu: int | None, run_tag: int
+        self, procs: int, ws_urls: Sequence[str], app_key: str, cpu: int | None, run_tag: int
     ) -> None:
         ctx = mp.get_context("spawn")
         self.size = procs
@@ -32,7 +32,7 @@ class Pool:
         self._procs: list[Any] = []
         for index in range(procs):
             parent, child = ctx.Pipe()
-            config = WorkerConfig(index, ws_url, app_key, cpu, run_tag)
+            config = WorkerConfig(index, tuple(ws_urls), app_key, cpu, run_tag)
             proc = ctx.Process(
                 target=worker_main,
                 args=(child, config, self.counters),

@@ -28,6 +28,27 @@ def _ms(v: Any) -> str:
     return _f(v, 2 if v is not None and v < 100 else 0)
 
 
+def _srv(p: dict[str, Any], key: str, digits: int = 0) -> str:
+    """A server figure: one server's, or a cluster's sum followed by each node's."""
+    total = _f(p.get(key), digits)
+    nodes = p.get("nodes")
+    if not nodes:
+        return total
+    return f"{total} ({' + '.join(_f(n.get(key), digits) for n in nodes)})"
+
+
+def _servers(run: dict[str, Any]) -> str:
+    """What served the run: one server (as before) or N nodes, and their CPUs."""
+    srv, cfg = run["server"], run["config"]
+    nodes = srv.get("nodes") or []
+    if not srv.get("cluster") and len(nodes) <= 1:
+        return f"{srv['database']}, server CPU {_f(cfg['server_cpu'])}"
+    if not srv["local"]:
+        return f"{len(nodes)} nodes (remote)"
+    cpus = ", ".join(_f(n.get("cpu")) for n in nodes)
+    return f"{len(nodes)} nodes (local, postgresql + redis), node CPUs {cpus}"
+
+
 def _lookup(results: dict[str, Any], scenario: str, path: str) -> Any:
     node: Any = results.get(scenario)
     for part in path.split("."):
@@ -79,8 +100,7 @@ def markdown(run: dict[str, Any]) -> str:
         "",
         f"{m['cpu_model']} × {m['cpus']}, Python {m['python']}, kibitz {m['kibitz_version']}"
         f"{' @ ' + m['git_commit'] if m['git_commit'] else ''}; "
-        f"{run['server']['database']}, server CPU {_f(cfg['server_cpu'])}, generator CPU "
-        f"{_f(cfg['client_cpu'])} × {cfg['procs']} process(es).",
+        f"{_servers(run)}, generator CPU {_f(cfg['client_cpu'])} × {cfg['procs']} process(es).",
         "",
     ]
     c = res.get("connect")
@@ -92,9 +112,9 @@ def markdown(run: dict[str, Any]) -> str:
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             f"| {_f(c['sessions'])} | {_f(c['connected'])} | {sum(c['failures'].values())} "
             f"| {_f(c['logins_per_s'], 0)} | {_ms(c['latency']['p50_ms'])} "
-            f"| {_ms(c['latency']['p99_ms'])} | {_f(c['server_rss_mb'])} "
-            f"| {_f(c['rss_per_session_kb'])} | {_f(c['server_cpu_pct'], 0)} "
-            f"| {_f(c.get('other_load_pct'), 0)} | {_f(c['generator_cpu_pct'], 0)} |",
+            f"| {_ms(c['latency']['p99_ms'])} | {_srv(c, 'server_rss_mb', 1)} "
+            f"| {_f(c['rss_per_session_kb'])} | {_srv(c, 'server_cpu_pct')} "
+            f"| {_srv(c, 'other_load_pct')} | {_f(c['generator_cpu_pct'], 0)} |",
             "",
         ]
     rows = list(traffic_rows(res))
@@ -113,7 +133,7 @@ def markdown(run: dict[str, Any]) -> str:
                 f"| {label} | {_f(offered, 0)} | {_f(p['delivered_per_s'], 0)} "
                 f"| {_ms(lat['p50_ms'])} | {_ms(lat['p95_ms'])} | {_ms(lat['p99_ms'])} "
                 f"| {_ms(lat['max_ms'])} | {p['lost']} | {p['unacked'] + p['refused']} "
-                f"| {_f(p['server_cpu_pct'], 0)} | {_f(p.get('other_load_pct'), 0)} "
+                f"| {_srv(p, 'server_cpu_pct')} | {_srv(p, 'other_load_pct')} "
                 f"| {_f(p['generator_cpu_pct'], 0)} |"
             )
         out.append("")
@@ -175,12 +195,32 @@ def _notes(run: dict[str, Any]) -> list[str]:
                 f"{label}: {p['not_sent']} deliveries not sent: the generator's backlog was "
                 "full (socket buffer, or 256 REST sends in flight)."
             )
+    spread = _spread(run["results"])
+    if spread:
+        notes.append("sessions per node: " + "; ".join(spread) + ".")
     c = run["results"].get("connect")
     if c and c["failures"]:
         notes.append(f"connect failures: {c['failures']}")
     if not run["server"]["monitored"]:
         notes.append("server CPU/RSS not measured (remote server, or psutil missing).")
     return notes
+
+
+def _spread(results: dict[str, Any]) -> list[str]:
+    """Where each phase's sessions were, with several nodes (pairs: how many cross nodes)."""
+    sat = results.get("saturate") or {}
+    phases = [(name, results.get(name)) for name in ("connect", "echo", "fanout")]
+    phases += [(f"saturate {mode}", sat.get(mode)) for mode in ("1:1", "fanout")]
+    out = []
+    for name, p in phases:
+        if not p or "sessions_by_node" not in p:
+            continue
+        text = f"{name} {' + '.join(str(n) for n in p['sessions_by_node'])}"
+        if "cross_node_pairs" in p:
+            pairs = p.get("pairs", 0)
+            text += f" ({p['cross_node_pairs']} of {pairs} pairs across nodes)"
+        out.append(text)
+    return out
 
 
 def write_json(run: dict[str, Any], path: Path) -> None:

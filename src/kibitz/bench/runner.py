@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .cluster import ClusterMonitor, LocalCluster, Monitor
 from .config import BenchConfig
 from .pool import Pool
 from .progress import Progress
@@ -82,8 +83,33 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def _f(cpu: int | None) -> str:
+    return "-" if cpu is None else str(cpu)
+
+
+def _pid(server: LocalServer | None) -> int | None:
+    return server.pid if server is not None else None
+
+
+def _nodes(
+    endpoints: list[Endpoint], server: LocalServer | LocalCluster | None
+) -> list[dict[str, Any]]:
+    """The node list of the report: where each node listens, its process and CPU."""
+    if isinstance(server, LocalCluster):
+        pids, cpus = server.pids, server.cpus
+    elif server is not None:
+        pids, cpus = [server.pid], [server.cpu]
+    else:
+        pids, cpus = [None] * len(endpoints), [None] * len(endpoints)
+    return [
+        {"node": i, "rest": e.rest, "ws": e.ws, "pid": pid, "cpu": cpu}
+        for i, (e, pid, cpu) in enumerate(zip(endpoints, pids, cpus, strict=True))
+    ]
+
+
 def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     """Run the configured scenarios; returns the full result (what ``--json`` writes)."""
+    cfg.validate()
     _raise_fd_limit()
     progress = Progress(enabled=cfg.progress)
     run_tag = os.urandom(3).hex()
@@ -91,19 +117,30 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         os.sched_setaffinity(0, {cfg.client_cpu})
     started = datetime.now(UTC).isoformat(timespec="seconds")
     load_start = os.getloadavg()
-    server: LocalServer | None = None
+    server: LocalServer | LocalCluster | None = None
     pool: Pool | None = None
     try:
-        if cfg.local:
+        monitor: Monitor
+        if cfg.cluster_nodes is not None:
+            server = LocalCluster(cfg, run_tag)
+            progress.note(
+                f"starting {cfg.cluster_nodes} kibitz serve nodes (PostgreSQL + Redis, "
+                f"CPUs {', '.join(_f(c) for c in server.cpus)}, logs in {server.data_dir})"
+            )
+            endpoints = server.start()
+            monitor = ClusterMonitor(server.pids, server.cpus)
+        elif cfg.local:
             server = LocalServer(cfg, run_tag)
             progress.note(
                 f"starting kibitz serve ({'PostgreSQL' if cfg.database_url else 'SQLite'}"
                 f", data in {server.data_dir})"
             )
-            endpoint = server.start()
+            endpoints = [server.start()]
+            monitor = ServerMonitor(server.pid, cfg.server_cpu)
         else:
-            endpoint = Endpoint.remote(cfg)
-        monitor = ServerMonitor(server.pid if server else None, cfg.server_cpu)
+            endpoints = Endpoint.remote(cfg)
+            monitor = ServerMonitor(None, cfg.server_cpu)
+        endpoint = endpoints[0]  # app token and registration: the nodes share one database
         if monitor.missing:
             progress.note(monitor.missing)
         token = app_token(endpoint)
@@ -118,14 +155,15 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
 
         tokens = register_users(endpoint, token, names, registered)
         progress.end(f"{count} users")
-        pool = Pool(cfg.procs, endpoint.ws, endpoint.app_key, cfg.client_cpu, int(run_tag, 16))
+        ws_urls = [e.ws for e in endpoints]
+        pool = Pool(cfg.procs, ws_urls, endpoint.app_key, cfg.client_cpu, int(run_tag, 16))
         ctx = Context(
             cfg=cfg,
             pool=pool,
             users=[(i, names[i], tokens[i]) for i in range(count)],
             monitor=monitor,
             progress=progress,
-            rest_send_url=f"{endpoint.rest}/{endpoint.org}/{endpoint.app}/messages/users",
+            rest_send_urls=[f"{e.rest}/{e.org}/{e.app}/messages/users" for e in endpoints],
             app_token=token,
         )
         results: dict[str, Any] = {}
@@ -147,8 +185,15 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                 "database": "postgresql" if cfg.database_url else "sqlite",
                 "rest": endpoint.rest,
                 "ws": endpoint.ws,
-                "pid": server.pid if server else None,
+                "pid": server.pids[0] if isinstance(server, LocalCluster) else _pid(server),
                 "monitored": monitor.cpu_s() is not None,
+                "cluster": cfg.cluster_nodes is not None,
+                "nodes": _nodes(endpoints, server),
+                **(
+                    {"redis_prefix": server.redis_prefix}
+                    if isinstance(server, LocalCluster)
+                    else {}
+                ),
             },
             "generator": {"procs": cfg.procs, "pids": pool.pids, "cpu": cfg.client_cpu},
             "results": results,

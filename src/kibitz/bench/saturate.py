@@ -5,7 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from .config import BenchConfig
-from .phases import Context, close_all, deal, fanout_setup, measure, open_dealt, pairs_of, warm
+from .phases import (
+    Context,
+    close_all,
+    deal,
+    fanout_setup,
+    measure,
+    open_dealt,
+    pairs_of,
+    spread,
+    warm,
+)
+from .placement import pair_placement
 
 __all__ = ["saturate"]
 
@@ -83,7 +94,9 @@ def saturate(ctx: Context) -> dict[str, Any]:
     users = {u[0]: u for u in ctx.users}
     owners = {x: w for w, chunk in enumerate(dealt) for a, _, b, _ in chunk for x in (a, b)}
     by_worker = [[users[x] for a, _, b, _ in chunk for x in (a, b)] for chunk in dealt]
-    open_dealt(ctx, "saturate 1:1: login", by_worker, 2 * len(pairs))
+    placement = pair_placement(pairs, ctx.nodes)
+    open_dealt(ctx, "saturate 1:1: login", by_worker, 2 * len(pairs), placement)
+    where = spread(ctx, pairs)
     pool.call("flows", [(chunk, False) for chunk in dealt])
 
     def one_to_one_args(rate: float, seconds: float) -> list[Any]:
@@ -98,9 +111,11 @@ def saturate(ctx: Context) -> dict[str, Any]:
 
     out["1:1"] = _stepper(ctx, "1:1", cfg.sat_start, one_to_one)
     out["1:1"]["pairs"] = cfg.sat_pairs
+    out["1:1"].update(where)
     close_all(ctx)
     # fan-out: REST to M receivers; the rate counts deliveries
     f_owners = fanout_setup(ctx, "saturate fanout: login")
+    f_where = spread(ctx)
 
     def fan_args(rate: float, seconds: float) -> list[Any]:
         return [(rate / cfg.receivers if w == 0 else 0.0, seconds) for w in range(pool.size)]
@@ -114,5 +129,6 @@ def saturate(ctx: Context) -> dict[str, Any]:
 
     out["fanout"] = _stepper(ctx, "fanout", cfg.sat_fanout_start, fan)
     out["fanout"]["receivers"] = cfg.receivers
+    out["fanout"].update(f_where)
     close_all(ctx)
     return out

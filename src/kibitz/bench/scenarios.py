@@ -15,8 +15,10 @@ from .phases import (
     open_dealt,
     open_sessions,
     pairs_of,
+    spread,
     warm,
 )
+from .placement import pair_placement
 from .saturate import saturate
 from .stats import merge_counts, summarize_ns
 
@@ -29,7 +31,7 @@ def run_scenario(ctx: Context, name: str) -> dict[str, Any]:
 
 def connect(ctx: Context) -> dict[str, Any]:
     cfg, mon = ctx.cfg, ctx.monitor
-    rss0 = mon.rss()
+    rss0, nodes0 = mon.rss(), mon.node_rss()
     mark = mon.mark()
     owners, results = open_sessions(ctx, "connect", ctx.users[: cfg.sessions], cfg.ramp)
     usage = mon.since(mark)
@@ -37,7 +39,11 @@ def connect(ctx: Context) -> dict[str, Any]:
     elapsed = max((r["elapsed_s"] for r in results), default=0.0)
     if cfg.hold > 0:
         time.sleep(cfg.hold)  # hold the sessions, then read the server's memory
-    rss1 = mon.rss()
+    rss1, nodes1 = mon.rss(), mon.node_rss()
+    if nodes0 is not None and nodes1 is not None:
+        for entry, before, after in zip(usage["nodes"], nodes0, nodes1, strict=True):
+            entry["server_rss_before_mb"] = before / 2**20 if before is not None else None
+            entry["server_rss_mb"] = after / 2**20 if after is not None else None
     out: dict[str, Any] = {
         "sessions": cfg.sessions,
         "connected": connected,
@@ -53,6 +59,7 @@ def connect(ctx: Context) -> dict[str, Any]:
         "rss_per_session_kb": (rss1 - rss0) / 1024 / connected
         if rss0 is not None and rss1 is not None and connected
         else None,
+        **spread(ctx),
     }
     close_all(ctx)
     del owners
@@ -71,7 +78,8 @@ def echo(ctx: Context) -> dict[str, Any]:
             owners[a] = owners[b] = w
     by_worker = [[users[x] for a, _, b, _ in chunk for x in (a, b)] for chunk in dealt]
     flat = [u for chunk in by_worker for u in chunk]
-    open_dealt(ctx, "echo: login", by_worker, len(flat))
+    open_dealt(ctx, "echo: login", by_worker, len(flat), pair_placement(pairs, ctx.nodes))
+    where = spread(ctx, pairs)
     ctx.pool.call("flows", [(chunk, True) for chunk in dealt])
     warm(ctx, "send", [(True, len(chunk) * cfg.echo_rate, cfg.warmup) for chunk in dealt])
     args = [(True, len(chunk) * cfg.echo_rate, cfg.duration) for chunk in dealt]
@@ -82,6 +90,7 @@ def echo(ctx: Context) -> dict[str, Any]:
         rate_per_pair=cfg.echo_rate,
         duration_s=cfg.duration,
         latency_is="round trip",
+        **where,
     )
     close_all(ctx)
     return out
@@ -90,6 +99,7 @@ def echo(ctx: Context) -> dict[str, Any]:
 def fanout(ctx: Context) -> dict[str, Any]:
     cfg = ctx.cfg
     owners = fanout_setup(ctx, "fanout: login")
+    where = spread(ctx)
     warm(ctx, "fanout", [(cfg.rate if w == 0 else 0.0, cfg.warmup) for w in range(ctx.pool.size)])
     args = [(cfg.rate if w == 0 else 0.0, cfg.duration) for w in range(ctx.pool.size)]
     planned = int(cfg.rate * cfg.duration) * cfg.receivers
@@ -100,6 +110,7 @@ def fanout(ctx: Context) -> dict[str, Any]:
         duration_s=cfg.duration,
         offered_per_s=cfg.rate * cfg.receivers,
         latency_is="send to receipt",
+        **where,
     )
     close_all(ctx)
     return out

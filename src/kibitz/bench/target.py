@@ -20,13 +20,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from .config import BenchConfig
+from .placement import node_urls
 
-__all__ = ["Endpoint", "LocalServer", "ServerMonitor", "app_token", "register_users"]
+__all__ = [
+    "ClusterNode",
+    "Endpoint",
+    "LocalServer",
+    "Mark",
+    "ServerMonitor",
+    "app_token",
+    "free_port",
+    "register_users",
+]
 
 _BATCH = 60  # Agora's limit for one registration request
 _TOKEN_TTL_S = 86_400
@@ -48,41 +57,63 @@ class Endpoint:
         return f"{self.org}#{self.app}"
 
     @classmethod
-    def remote(cls, cfg: BenchConfig) -> Endpoint:
-        if not (cfg.rest_server and cfg.app_key and cfg.client_id and cfg.client_secret):
+    def remote(cls, cfg: BenchConfig) -> list[Endpoint]:
+        """One endpoint per ``--rest-server`` (same app: the nodes share one database)."""
+        if not (cfg.rest_servers and cfg.app_key and cfg.client_id and cfg.client_secret):
             raise ValueError(
                 "a remote target needs --rest-server, --app-key, --client-id and --client-secret"
             )
         org, _, app = cfg.app_key.partition("#")
-        rest = cfg.rest_server.rstrip("/")
-        ws = cfg.im_server or _default_ws(rest)
-        return cls(
-            rest, ws, org, app, cfg.client_id, cfg.client_secret, cfg.app_id, cfg.app_certificate
-        )
+        secrets = (cfg.client_id, cfg.client_secret, cfg.app_id, cfg.app_certificate)
+        urls = node_urls(cfg.rest_servers, cfg.im_servers)
+        return [cls(rest, ws, org, app, *secrets) for rest, ws in urls]
 
 
-def _default_ws(rest: str) -> str:
-    url = urlsplit(rest)
-    scheme = "wss" if url.scheme == "https" else "ws"
-    return f"{scheme}://{url.netloc}/websocket"
-
-
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-class LocalServer:
-    """``kibitz serve`` on a free port, in a fresh data dir, optionally under ``taskset``."""
+@dataclass(frozen=True)
+class ClusterNode:
+    """What makes a local server a node of a cluster (``kibitz serve --redis-url``)."""
 
-    def __init__(self, cfg: BenchConfig, run_tag: str) -> None:
+    index: int
+    redis_url: str
+    redis_prefix: str
+
+
+class LocalServer:
+    """``kibitz serve`` on a free port, in a fresh data dir, optionally under ``taskset``.
+
+    Alone (``node`` None) it is today's single server; as a ``ClusterNode`` it joins the
+    other nodes' database and Redis, logs to ``node<i>.log`` in a data dir it shares.
+    """
+
+    def __init__(
+        self,
+        cfg: BenchConfig,
+        run_tag: str,
+        node: ClusterNode | None = None,
+        data_dir: Path | None = None,
+        cpu: int | None = None,
+        port: int | None = None,
+    ) -> None:
         self.cfg = cfg
         self.run_tag = run_tag
-        self.data_dir = Path(tempfile.mkdtemp(prefix="kibitz-bench-"))
-        self.port = _free_port()
+        self.node = node
+        self._owns_dir = data_dir is None
+        self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="kibitz-bench-"))
+        self.cpu = cfg.server_cpu if node is None else cpu
+        self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = self.data_dir / "server.log"
+        name = "server.log" if node is None else f"node{node.index}.log"
+        self.log_path = self.data_dir / name
+
+    @property
+    def rest(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def _cli(self) -> list[str]:
         return [sys.executable, "-m", "kibitz"]
@@ -100,42 +131,54 @@ class LocalServer:
             if k not in ("KIBITZ_DATA_DIR", "KIBITZ_DATABASE_URL")
         }
         env.update(self.cfg.server_env)
+        if self.node is not None:
+            env["KIBITZ_REDIS_PREFIX"] = self.node.redis_prefix
+            env["KIBITZ_PUBLIC_URL"] = self.rest
         return env
 
-    def start(self) -> Endpoint:
-        org, app = "bench", f"run{self.run_tag}"
+    def create_app(self) -> dict[str, str]:
+        """``kibitz app create bench run<tag>``: migrates the database first (an empty one
+        gets its tables here), then prints the app's credentials."""
+        create = ["app", "create", "bench", f"run{self.run_tag}", "--json"]
         out = subprocess.run(
-            [*self._cli(), "app", "create", org, app, "--json", *self._storage()],
+            [*self._cli(), *create, *self._storage()],
             check=True,
             capture_output=True,
             timeout=120,
             env=self._env(),
         ).stdout
-        creds = json.loads(out)
+        return dict(json.loads(out))
+
+    def launch(self) -> None:
         cmd = [*self._cli(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         cmd += self._storage()
-        if self.cfg.server_cpu is not None:
+        if self.node is not None:
+            cmd += ["--redis-url", self.node.redis_url, "--public-url", self.rest]
+        if self.cpu is not None:
             if shutil.which("taskset") is None:
                 raise RuntimeError("--server-cpu needs taskset (util-linux)")
-            cmd = ["taskset", "-c", str(self.cfg.server_cpu), *cmd]
+            cmd = ["taskset", "-c", str(self.cpu), *cmd]
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self._env())
         log.close()
-        rest = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
+
+    def wait_healthy(self, limit_s: float = 60.0) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + limit_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"kibitz serve exited:\n{self.log_tail()}")
             try:
-                if httpx.get(f"{rest}/health", timeout=1).status_code == 200:
-                    break
+                if httpx.get(f"{self.rest}/health", timeout=1).status_code == 200:
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)  # a starting process; bounded by the deadline
-        else:
-            raise RuntimeError(f"kibitz serve not healthy within 60 s:\n{self.log_tail()}")
+        raise RuntimeError(f"kibitz serve not healthy within {limit_s:.0f} s:\n{self.log_tail()}")
+
+    def endpoint(self, creds: dict[str, str]) -> Endpoint:
         return Endpoint(
-            rest,
+            self.rest,
             f"ws://127.0.0.1:{self.port}/websocket",
             creds["org_name"],
             creds["app_name"],
@@ -144,6 +187,12 @@ class LocalServer:
             creds["app_id"],
             creds["app_certificate"],
         )
+
+    def start(self) -> Endpoint:
+        creds = self.create_app()
+        self.launch()
+        self.wait_healthy()
+        return self.endpoint(creds)
 
     @property
     def pid(self) -> int | None:
@@ -164,7 +213,7 @@ class LocalServer:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
             self.proc = None
-        if not self.cfg.keep_data:
+        if self._owns_dir and not self.cfg.keep_data:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
@@ -221,6 +270,10 @@ class ServerMonitor:
 
     def rss(self) -> int | None:
         return int(self._proc.memory_info().rss) if self._proc is not None else None
+
+    def node_rss(self) -> list[int | None] | None:
+        """Per node RSS: only a cluster has nodes."""
+        return None
 
     def mark(self) -> Mark:
         return Mark(time.monotonic(), self.cpu_s(), _cpu_busy_s())

@@ -21,6 +21,7 @@ from typing import Final
 
 from .client import Session
 from .http import RestPool
+from .placement import rest_node
 from .wire import MARKER, SendTemplate, marker_text
 
 __all__ = ["PING", "PONG", "Recorder", "RestFanout", "delivery_key", "run_schedule"]
@@ -209,17 +210,18 @@ async def run_schedule(
 
 
 class RestFanout:
-    """One sender over REST ``POST /{org}/{app}/messages/users`` to M recipients at once."""
+    """One sender over REST ``POST /{org}/{app}/messages/users`` to M recipients at once;
+    with several nodes the sends alternate over their REST bases (one pool per node)."""
 
     def __init__(
         self,
-        pool: RestPool,
+        pools: Sequence[RestPool],
         token: str,
         sender: tuple[int, str],
         receivers: Sequence[tuple[int, str]],
         max_in_flight: int = 256,
     ) -> None:
-        self.pool = pool
+        self.pools = list(pools)
         self.sender_idx, sender_name = sender
         self.index = {name: idx for idx, name in receivers}
         text = (MARKER + marker_text(FANOUT, 0, 0, 0, 0)).decode()
@@ -236,7 +238,7 @@ class RestFanout:
         ).encode()
         at = body.index(MARKER) + len(MARKER)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        self._head = pool.request(headers, len(body)) + body[:at]
+        self._heads = [pool.request(headers, len(body)) + body[:at] for pool in self.pools]
         self._tail = body[at + 38 :]
         self._slots = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -263,13 +265,14 @@ class RestFanout:
             await asyncio.wait(list(self._tasks))
 
     async def _post(self, rec: Recorder, seq: int) -> None:
+        node = rest_node(seq, len(self.pools))
         async with self._slots:
             stamp = time.monotonic_ns()
             marker = marker_text(FANOUT, rec.phase, stamp, self.sender_idx, seq)
-            request = b"".join((self._head, marker, self._tail))
+            request = b"".join((self._heads[node], marker, self._tail))
             rec.sent += len(self.index)
             try:
-                status, reply = await self.pool.send(request)
+                status, reply = await self.pools[node].send(request)
             except Exception as exc:  # every failure is a counted finding
                 rec.failed += len(self.index)
                 rec.errors[f"REST send: {type(exc).__name__}"] += 1

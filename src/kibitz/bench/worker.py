@@ -35,7 +35,7 @@ _REST_CONNECTIONS = 32
 @dataclass(frozen=True)
 class WorkerConfig:
     index: int
-    ws_url: str
+    ws_urls: tuple[str, ...]  # one per node
     app_key: str
     cpu: int | None
     run_tag: int  # keeps local message ids of two runs apart
@@ -47,6 +47,13 @@ class OpenSpec:
     ramp: float  # logins/s for this worker; 0 = as fast as ``concurrency`` allows
     concurrency: int
     timeout: float
+    nodes: Sequence[int] = ()  # node of each user (index into ws_urls); () = all on node 0
+
+
+def _target(ws_url: str) -> tuple[str, int, str]:
+    url = urlsplit(ws_url)
+    port = url.port or (443 if url.scheme == "wss" else 80)
+    return url.hostname or "127.0.0.1", port, url.path or "/"
 
 
 def worker_main(conn: Connection, config: WorkerConfig, counters: Any) -> None:
@@ -70,17 +77,14 @@ class Worker:
         self.config = config
         self.counters = counters
         self.slot = config.index * COUNTERS
-        url = urlsplit(config.ws_url)
-        self.host = url.hostname or "127.0.0.1"
-        self.port = url.port or (443 if url.scheme == "wss" else 80)
-        self.path = url.path or "/"
+        self.targets = [_target(url) for url in config.ws_urls]
         # local ids in [2**62, 2**63): 9-byte varints, unique per worker and run
         base = (1 << 62) | (config.run_tag & 0xFFFF) << 44 | config.index << 36
         self.rec = Recorder(local_base=base)
         self.sessions: dict[int, Session] = {}
         self.flows: list[tuple[Session, SendTemplate, int]] = []
         self.fanout: RestFanout | None = None
-        self.http: RestPool | None = None
+        self.http: list[RestPool] = []
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -103,8 +107,8 @@ class Worker:
             ticker.cancel()
             for s in self.sessions.values():
                 s.close()
-            if self.http is not None:
-                await self.http.aclose()
+            for pool in self.http:
+                await pool.aclose()
 
     async def _tick(self) -> None:
         """Progress counters and the SDK-style heartbeat for idle sessions."""
@@ -129,21 +133,24 @@ class Worker:
         slots = asyncio.Semaphore(spec.concurrency)
         latencies = array("q")
         failures: Counter[str] = Counter()
+        by_node = [0] * len(self.targets)
         start = time.monotonic()
 
-        async def one(idx: int, name: str, token: str) -> None:
+        async def one(idx: int, name: str, token: str, node: int) -> None:
             async with slots:
                 resource = f"bench_{idx}"
                 session = Session(
                     idx, name, login_frame(self.config.app_key, name, token, resource), self.rec
                 )
+                host, port, path = self.targets[node]
                 t0 = time.monotonic_ns()
                 try:
-                    await session.connect(self.host, self.port, self.path, spec.timeout)
+                    await session.connect(host, port, path, spec.timeout)
                 except LoginError as exc:
                     failures[str(exc)] += 1
                     return
                 latencies.append(time.monotonic_ns() - t0)
+                by_node[node] += 1
                 self.sessions[idx] = session
                 self.rec.local.add(idx)
 
@@ -153,11 +160,13 @@ class Worker:
                 wait = start + n / spec.ramp - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-            tasks.append(asyncio.create_task(one(idx, name, token)))
+            node = spec.nodes[n] if spec.nodes else 0
+            tasks.append(asyncio.create_task(one(idx, name, token, node)))
         await asyncio.gather(*tasks)
         return {
             "connected": len(latencies),
             "connect_ns": latencies,
+            "by_node": by_node,
             "failures": dict(failures),
             "elapsed_s": time.monotonic() - start,
         }
@@ -198,15 +207,16 @@ class Worker:
         return {"start_ns": start, "sent": self.rec.sent}
 
     async def cmd_fanout_setup(
-        self, arg: tuple[str, str, tuple[int, str], list[tuple[int, str]]] | None
+        self, arg: tuple[Sequence[str], str, tuple[int, str], list[tuple[int, str]]] | None
     ) -> dict[str, Any]:
-        if self.http is not None:
-            await self.http.aclose()
-            self.http = None
+        """(REST send URL per node, app token, sender, receivers), or None: not a sender."""
+        for pool in self.http:
+            await pool.aclose()
+        self.http = []
         self.fanout = None
         if arg is not None:
-            url, token, sender, receivers = arg
-            self.http = RestPool(url, size=_REST_CONNECTIONS)
+            urls, token, sender, receivers = arg
+            self.http = [RestPool(url, size=_REST_CONNECTIONS) for url in urls]
             self.fanout = RestFanout(self.http, token, sender, receivers)
         return {}
 
