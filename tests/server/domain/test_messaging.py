@@ -8,12 +8,21 @@ from collections.abc import Sequence
 import pytest
 
 from kibitz.protocol import ChatError, ErrorCode
-from kibitz.protocol._msync import Content, ContentKind, content_to_pb, decode_payload, pb
+from kibitz.protocol._msync import (
+    GROUP_DOMAIN,
+    Content,
+    ContentKind,
+    content_to_pb,
+    decode_payload,
+    pb,
+)
+from kibitz.server.domain.delivery import Target, TargetKind
 from kibitz.server.domain.messaging import (
     Draft,
     InboxRow,
     MessagingService,
     Notice,
+    QueueCount,
     Registered,
     Sender,
     Stored,
@@ -21,6 +30,8 @@ from kibitz.server.domain.messaging import (
 )
 from kibitz.server.domain.models import App
 from kibitz.server.domain.sync import SyncService
+
+from .conversation_fakes import FakeConversations
 
 pytestmark = pytest.mark.anyio
 
@@ -34,6 +45,7 @@ class FakeStore:
         self.lookups: list[list[str]] = []
         self.fail_owners: set[str] = set()
         self.devices = 1
+        self.reads: list[tuple[object, ...]] = []
 
     async def user_ids(self, app_pk: str, usernames: Sequence[str]) -> dict[str, str]:
         self.lookups.append(list(usernames))
@@ -51,6 +63,28 @@ class FakeStore:
     async def online(self, owner: str, resource: str) -> dict[str, int]:
         return {}
 
+    # reads, as the sync service asks for them
+    async def pull(
+        self,
+        owner: str,
+        resource: str,
+        queue: str,
+        after: int,
+        limit: int,
+        rows_owner: str | None = None,
+    ) -> list[tuple[int, bytes]]:
+        self.reads.append(("pull", owner, resource, queue, rows_owner))
+        return [(1, b"m")]
+
+    async def unread(
+        self, owner: str, resource: str, conversations: Sequence[tuple[str, str]] = ()
+    ) -> list[QueueCount]:
+        self.reads.append(("unread", owner, resource, tuple(conversations)))
+        return [QueueCount(q, 1, 5) for _, q in conversations]
+
+    async def ack(self, owner: str, resource: str, queue: str, key: int) -> None:
+        self.reads.append(("ack", owner, resource, queue, key))
+
 
 class FakeBus:
     def __init__(self) -> None:
@@ -61,8 +95,13 @@ class FakeBus:
 
 
 class Presence:
+    def __init__(self) -> None:
+        self.online = {"bob"}
+        self.asked: list[list[str]] = []
+
     async def online_users(self, app_pk: str, usernames: Sequence[str]) -> set[str]:
-        return {"bob"} & set(usernames)
+        self.asked.append(list(usernames))
+        return self.online & set(usernames)
 
     async def kick(self, *args: object) -> int:
         return 0
@@ -80,16 +119,22 @@ def text(t: str) -> pb.MessageBody:
 
 
 def service(
-    known: set[str], *, shared: bool = False, max_cached: int = 100
+    known: set[str],
+    *,
+    shared: bool = False,
+    max_cached: int = 100,
+    conversations: FakeConversations | None = None,
+    presence: Presence | None = None,
 ) -> tuple[MessagingService, FakeStore, FakeBus]:
     store, bus = FakeStore(known), FakeBus()
     svc = MessagingService(
         store,  # type: ignore[arg-type]
         bus,
-        Presence(),
+        presence or Presence(),
         Clock(),
         shared=shared,
         max_cached=max_cached,
+        conversations=conversations,
     )
     return svc, store, bus
 
@@ -215,3 +260,112 @@ def test_invalid_bodies(body: pb.MessageBody, code: ErrorCode) -> None:
 
 def test_acks_need_only_the_message_id() -> None:
     validate_body(pb.MessageBody(type=pb.MessageBody.DELIVER_ACK, ack_message_id=5))
+
+
+# -- targets: the planner table -------------------------------------------------------------
+
+
+def group_text(t: str, kind: pb.MessageBody.Type = pb.MessageBody.GROUPCHAT) -> pb.MessageBody:
+    body = text(t)
+    body.type = kind
+    return body
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "code", "reason"),
+    [
+        (TargetKind.GROUP, group_text("hi"), ErrorCode.GROUP_NOT_EXIST, "group not found"),
+        # what clients were always told, whatever the body
+        (
+            TargetKind.GROUP,
+            pb.MessageBody(type=pb.MessageBody.GROUPCHAT),
+            ErrorCode.GROUP_NOT_EXIST,
+            "group not found",
+        ),
+        (
+            TargetKind.ROOM,
+            group_text("hi", pb.MessageBody.CHATROOM),
+            ErrorCode.CHATROOM_NOT_EXIST,
+            "grpID g1 does not exist!",
+        ),
+        (TargetKind.THREAD, group_text("hi"), ErrorCode.THREAD_NOT_EXIST, None),
+    ],
+)
+async def test_a_conversation_that_does_not_exist_is_refused(
+    kind: TargetKind, body: pb.MessageBody, code: ErrorCode, reason: str | None
+) -> None:
+    svc, store, bus = service({"alice", "bob"})  # the wired default: no conversations
+    with pytest.raises(ChatError) as err:
+        await svc.send(ALICE, Target(kind, "g1"), body)
+    assert err.value.code is code
+    assert reason is None or err.value.description == reason
+    assert store.drafts == [] and bus.notices == []
+
+
+async def test_a_user_target_is_the_one_to_one_path() -> None:
+    svc, store, bus = service({"alice", "bob"})
+    await svc.send(ALICE, Target(TargetKind.USER, "bob"), text("hi"))
+    assert store.drafts[0].rows == (
+        InboxRow("bob-id", "alice"),
+        InboxRow("alice-id", "alice", "a1"),
+    )
+    assert [n.username for n in bus.notices] == ["bob", "alice"]
+
+
+def with_group(*members: str) -> FakeConversations:
+    fake = FakeConversations()
+    fake.add(APP.id, TargetKind.GROUP, "g1", {f"{m}-id": m for m in members}, key="group:g1")
+    return fake
+
+
+async def test_a_group_send_is_one_row_in_the_group_queue() -> None:
+    presence = Presence()
+    presence.online = {"alice", "bob", "dave"}  # carol is offline; dave is not a member
+    members = ("alice", "bob", "carol")
+    svc, store, bus = service(set(members), conversations=with_group(*members), presence=presence)
+    stored = await svc.send(ALICE, Target(TargetKind.GROUP, "g1"), group_text("hi all"))
+    (draft,) = store.drafts
+    queue = f"g1@{GROUP_DOMAIN}"
+    assert draft.rows == (InboxRow("group:g1", queue, "alice-id/a1"),)
+    assert (draft.chat_type, draft.recipient) == ("groupchat", "g1")
+    assert sorted((n.username, n.queue, n.skip_resource) for n in bus.notices) == [
+        ("alice", queue, "a1"),  # her other devices, not the sending one
+        ("bob", queue, None),
+    ]
+    meta = pb.Meta.FromString(draft.encode(stored.id, 5))
+    assert (meta.to_jid.name, meta.to_jid.domain) == ("g1", GROUP_DOMAIN)
+    inner = decode_payload(pb.MessageBody, meta.payload)
+    assert inner.type == pb.MessageBody.GROUPCHAT
+    assert (inner.from_jid.name, inner.to_jid.name) == ("alice", "g1")
+    assert store.lookups == []  # no user ids resolved for a conversation
+
+
+async def test_a_group_refuses_non_members_and_foreign_bodies() -> None:
+    svc, store, _ = service({"alice"}, conversations=with_group("bob", "carol"))
+    with pytest.raises(ChatError) as err:
+        await svc.send(ALICE, Target(TargetKind.GROUP, "g1"), group_text("let me in"))
+    assert err.value.code is ErrorCode.GROUP_NOT_JOINED
+    svc, store, _ = service({"alice"}, conversations=with_group("alice", "bob"))
+    with pytest.raises(ChatError) as err:
+        await svc.send(ALICE, Target(TargetKind.GROUP, "g1"), text("a chat body"))
+    assert err.value.code is ErrorCode.SERVICE_NOT_ENABLED
+    assert store.drafts == []
+
+
+async def test_sync_reads_a_conversation_only_for_members() -> None:
+    store = FakeStore(set())
+    fake = with_group("alice", "bob")
+    sync = SyncService(store, batch_size=10, conversations=fake)  # type: ignore[arg-type]
+    queue = f"g1@{GROUP_DOMAIN}"
+    assert await sync.pull("bob-id", "b1", queue, 0) == [(1, b"m")]
+    assert await sync.pull("mallory-id", "m1", queue, 0) == []
+    await sync.ack("bob-id", "b1", queue, 7)
+    await sync.ack("mallory-id", "m1", queue, 7)  # not a member: not written
+    await sync.pull("bob-id", "b1", "alice", 0)  # a user queue: no lookup, no rows owner
+    assert [(q.queue, q.count) for q in await sync.unread("bob-id", "b1")] == [(queue, 1)]
+    assert store.reads == [
+        ("pull", "bob-id", "b1", queue, "group:g1"),
+        ("ack", "bob-id", "b1", queue, 7),
+        ("pull", "bob-id", "b1", "alice", None),
+        ("unread", "bob-id", "b1", (("group:g1", queue),)),
+    ]

@@ -45,3 +45,21 @@ def test_bounded_per_queue_and_in_bytes() -> None:
     cache.committed("carol", "dave", 2, b"0123456789", None)  # over 20 bytes: oldest queue goes
     assert cache.pull("bob", "b1", "alice", 3, 10) is None
     assert cache.pull("bob", "b1", "alice", 6, 10) == []  # its newest id is still known
+
+
+def test_a_conversation_queue_is_kept_once_for_every_member_device() -> None:
+    cache = MessageCache()
+    group, queue = "group:g1", "g1@conference.easemob.com"
+    cache.committed(group, queue, 1, b"m1", None)
+    for i in (2, 3, 4):
+        cache.committed(group, queue, i, f"m{i}".encode(), "alice-id/web")
+    cache.committed(group, queue, 5, b"m5", "bob-id/web")
+    cache.load_cursors("bob-id", "web", {queue: 2})
+    cache.load_cursors("alice-id", "web", {})
+    # bob's device on "web" reads past its own cursor and skips only what it sent
+    got = cache.pull("bob-id", "web", queue, 0, 10, group, "bob-id/web")
+    assert got == [(3, b"m3"), (4, b"m4")]
+    assert cache.pull("alice-id", "web", queue, 1, 10, group, "alice-id/web") == [(5, b"m5")]
+    assert cache.pull("bob-id", "web", queue, 0, 10) is None  # bob owns no rows there
+    cache.acked("bob-id", "web", queue, 5)
+    assert cache.pull("bob-id", "web", queue, 0, 10, group, "bob-id/web") == []

@@ -4,17 +4,22 @@ group commit, exactly the given inbox rows, cursors, devices, shared mode."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import Table, func, select
 
 from kibitz.protocol import IdGenerator
+from kibitz.protocol._msync import Content, ContentKind, content_to_pb, pb
 from kibitz.server.app import build_services
 from kibitz.server.domain.accounts import NewUser
-from kibitz.server.domain.messaging import Draft, InboxRow, Registered
+from kibitz.server.domain.delivery import Target, TargetKind, member_device
+from kibitz.server.domain.events import Notice
+from kibitz.server.domain.messaging import Draft, InboxRow, MessagingService, Registered, Sender
 from kibitz.server.domain.models import App, User
+from kibitz.server.domain.sync import SyncService
 from kibitz.server.services import Services
 from kibitz.server.settings import Settings
 from kibitz.server.storage.engine import create_engine
@@ -22,8 +27,28 @@ from kibitz.server.storage.migrate import migrate
 from kibitz.server.storage.schema import cursors, devices, id_floor, inbox, messages, queues
 from kibitz.server.storage.stores import message_writer as store_module
 from kibitz.server.storage.stores.messages import SqlMessageStore
+from kibitz.server.storage.stores.users import SqlUserStore
+
+from ..domain.conversation_fakes import FakeConversations
 
 pytestmark = pytest.mark.anyio
+
+GROUP = "g:5d1c0b7e-0000-4000-8000-000000000001"  # a conversation's key: owns its rows
+QUEUE = "g1@conference.easemob.com"
+
+
+class RecordingBus:
+    def __init__(self) -> None:
+        self.notices: list[Notice] = []
+
+    async def publish(self, notices: Sequence[Notice]) -> None:
+        self.notices.extend(notices)
+
+
+def text(t: str) -> pb.MessageBody:
+    body = pb.MessageBody(type=pb.MessageBody.GROUPCHAT)
+    body.contents.append(content_to_pb(Content(kind=ContentKind.TEXT, text=t)))
+    return body
 
 
 @dataclass
@@ -133,10 +158,10 @@ async def test_exactly_the_given_rows_are_written(world: World) -> None:
     assert await s.pull(alice.id, "a9", "alice", 0, 10) == []
 
 
-async def test_a_row_for_a_missing_owner_fails_only_its_own_call(world: World) -> None:
+async def test_a_failing_call_fails_only_itself(world: World) -> None:
     s = world.store
-    ghost = world.raw("alice", "ghost", (InboxRow("no-such-user-id", "alice"),))
-    bad = asyncio.create_task(s.append([ghost, world.draft(world.alice, "bob")]))
+    twice = (InboxRow(world.bob.id, "alice"), InboxRow(world.bob.id, "alice"))  # one key
+    bad = asyncio.create_task(s.append([world.raw("alice", "bob", twice)]))
     good = asyncio.create_task(s.append([world.draft(world.alice, "bob")]))
     with pytest.raises(Exception):  # noqa: B017 - the driver's integrity error
         await bad
@@ -144,6 +169,14 @@ async def test_a_row_for_a_missing_owner_fails_only_its_own_call(world: World) -
     await s.register_device(world.bob.id, "b1", 1)
     assert [i for i, _ in await s.pull(world.bob.id, "b1", "alice", 0, 10)] == [stored.id]
     assert await _count(world, messages) == 1  # nothing of the failed call
+
+
+async def test_a_row_may_belong_to_no_user(world: World) -> None:
+    """An owner references no table: a conversation's key owns rows like a user id."""
+    (stored,) = await world.store.append([world.raw("alice", "g1", (InboxRow(GROUP, QUEUE),))])
+    assert await _count(world, inbox, owner=GROUP, queue=QUEUE) == 1
+    assert await _count(world, queues, owner=GROUP) == 1
+    assert stored.id > 0
 
 
 async def test_own_copies_skip_the_sending_device(world: World) -> None:
@@ -231,13 +264,25 @@ async def test_a_failing_job_does_not_sink_its_batch(world: World) -> None:
 async def test_deleting_a_user_removes_its_mailbox(world: World) -> None:
     s, alice, bob = world.store, world.alice, world.bob
     await s.register_device(bob.id, "b1", 1)
-    stored = await s.append([world.draft(alice, "bob")])
+    stored = await s.append([world.draft(alice, "bob", copy=False), world.draft(bob, "alice")])
+    await s.append([world.raw("bob", "g1", (InboxRow(GROUP, QUEUE, f"{bob.id}/b1"),))])
     await s.ack(bob.id, "b1", "alice", stored[0].id)
+    await s.ack(bob.id, "b1", QUEUE, stored[0].id)
     await world.services.accounts.delete(world.app, ["bob"])
     for table in (inbox, queues, devices, cursors):
         assert await _count(world, table, owner=bob.id) == 0, table.name
-    with pytest.raises(Exception):  # noqa: B017 - bob's id is gone: the row cannot be written
-        await s.append([world.draft(alice, "bob")])
+    assert await _count(world, inbox, owner=alice.id) == 1  # bob's message to alice stays
+    assert await _count(world, inbox, owner=GROUP) == 1  # as does what bob said in a group
+
+
+async def test_deleting_an_app_removes_its_users_mailboxes(world: World) -> None:
+    s = world.store
+    await s.register_device(world.bob.id, "b1", 1)
+    await s.append([world.draft(world.alice, "bob"), world.draft(world.bob, "alice")])
+    await world.services.apps.delete("acme", "chat")
+    for user in (world.alice, world.bob):
+        for table in (inbox, queues, devices, cursors):
+            assert await _count(world, table, owner=user.id) == 0, table.name
 
 
 async def test_close_writes_what_is_queued(world: World) -> None:
@@ -438,3 +483,124 @@ async def test_not_shared_leaves_the_floor_alone(single: World) -> None:
     assert len(await world.store.append([world.draft(world.alice, "bob")])) == 1
     async with world.services.engine.connect() as conn:
         assert await conn.scalar(select(id_floor.c.last_id)) == before
+
+
+# -- conversations: one queue written once, read by every member device -------------------
+
+
+def to_group(w: World, sender: User, resource: str = "r1") -> Draft:
+    """``sender`` → the group as the domain plans it: one row, skipped by the sending
+    device (named by user id and resource: other members may use the same resource)."""
+    row = InboxRow(GROUP, QUEUE, member_device(sender.id, resource))
+    return w.raw(sender.username, "g1", (row,), resource=resource)
+
+
+async def test_a_conversation_of_1000_members_is_written_once_per_message(world: World) -> None:
+    w = world
+    more = [
+        User(str(uuid.uuid4()), w.app.id, f"m{i:04}", None, True, None, 1, 1, 0) for i in range(998)
+    ]
+    await SqlUserStore(w.services.engine).add_many(more)
+    members = [w.alice, w.bob, *more]
+    fake = FakeConversations()
+    fake.add(w.app.id, TargetKind.GROUP, "g1", {u.id: u.username for u in members}, key=GROUP)
+    bus = RecordingBus()
+    messaging = MessagingService(
+        w.store, bus, w.services.live_sessions, w.services.clock, conversations=fake
+    )
+    sync = SyncService(w.store, batch_size=100, conversations=fake)
+    await asyncio.gather(*(sync.device_online(u.id, "d1", 1) for u in members))
+    sender = Sender(w.app, "alice", w.alice.id, "d1")
+    target = Target(TargetKind.GROUP, "g1")
+    sent = [(await messaging.send(sender, target, text("hi"))).id for _ in range(5)]
+    assert await _count(w, messages) == 5
+    assert await _count(w, inbox) == 5  # not 5 × 1,000
+    assert await _count(w, inbox, owner=GROUP, queue=QUEUE) == 5
+    assert await _count(w, queues) == 1
+    pulled = await asyncio.gather(*(sync.pull(u.id, "d1", QUEUE, 0) for u in members[1:]))
+    assert all([i for i, _ in rows] == sent for rows in pulled)
+    assert await sync.pull(w.alice.id, "d1", QUEUE, 0) == []  # the sending device
+    assert bus.notices == []  # nobody is online here: no notice
+
+
+async def test_member_devices_read_a_conversation_with_their_own_cursors(world: World) -> None:
+    s, alice, bob = world.store, world.alice, world.bob
+    for user, resource in ((alice, "a1"), (bob, "b1"), (bob, "b2")):
+        await s.register_device(user.id, resource, 1)
+    ids = [x.id for x in await s.append([to_group(world, alice, "a1") for _ in range(3)])]
+    rows = await s.pull(bob.id, "b1", QUEUE, 0, 10, rows_owner=GROUP)
+    assert [i for i, _ in rows] == ids
+    assert rows[0][1].startswith(f"{ids[0]}:".encode()) and rows[0][1].endswith(b":alice>g1")
+    await s.ack(bob.id, "b1", QUEUE, ids[1])
+    assert [i for i, _ in await s.pull(bob.id, "b1", QUEUE, 0, 10, GROUP)] == ids[2:]
+    assert [i for i, _ in await s.pull(bob.id, "b2", QUEUE, 0, 10, GROUP)] == ids  # its own
+    assert await s.pull(alice.id, "a1", QUEUE, 0, 10, GROUP) == []  # what it sent itself
+    assert await s.pull(bob.id, "b1", QUEUE, 0, 10) == []  # bob owns no rows of that queue
+    pairs = [(GROUP, QUEUE)]
+    assert [(q.queue, q.count, q.last_id) for q in await s.unread(bob.id, "b1", pairs)] == [
+        (QUEUE, 1, ids[2])
+    ]
+    assert [(q.queue, q.count) for q in await s.unread(bob.id, "b2", pairs)] == [(QUEUE, 3)]
+    assert [(q.queue, q.count) for q in await s.unread(alice.id, "a1", pairs)] == [(QUEUE, 0)]
+    assert await s.unread(bob.id, "b1") == []  # without its conversations: nothing
+    await s.ack(bob.id, "b1", QUEUE, ids[2])
+    assert await s.unread(bob.id, "b1", pairs) == []
+    assert await _count(world, inbox) == 3
+
+
+async def test_same_resource_of_another_member_still_reads_the_row(world: World) -> None:
+    s, alice, bob = world.store, world.alice, world.bob
+    await s.register_device(bob.id, "web", 1)
+    (stored,) = await s.append([to_group(world, alice, "web")])
+    assert [i for i, _ in await s.pull(bob.id, "web", QUEUE, 0, 10, GROUP)] == [stored.id]
+
+
+async def test_unread_mixes_own_and_conversation_queues_by_newest(world: World) -> None:
+    s, alice, bob = world.store, world.alice, world.bob
+    await s.register_device(bob.id, "b1", 1)
+    (first,) = await s.append([world.draft(alice, "bob")])
+    (second,) = await s.append([to_group(world, alice)])
+    (third,) = await s.append([world.draft(alice, "bob")])
+    counts = await s.unread(bob.id, "b1", [(GROUP, QUEUE)])
+    assert [(q.queue, q.count, q.last_id) for q in counts] == [
+        (QUEUE, 1, second.id),
+        ("alice", 2, third.id),
+    ]
+    assert first.id < second.id
+
+
+async def test_a_members_new_device_starts_at_its_most_advanced_cursor(world: World) -> None:
+    s, alice, bob = world.store, world.alice, world.bob
+    for resource in ("b1", "b0"):
+        await s.register_device(bob.id, resource, 1)
+    first = await s.append([to_group(world, alice) for _ in range(3)])
+    await s.ack(bob.id, "b1", QUEUE, first[1].id)
+    await s.ack(bob.id, "b0", QUEUE, first[0].id)
+    (second,) = await s.append([to_group(world, alice)])
+    assert await s.register_device(bob.id, "b2", 2) == (True, 3)
+    assert await s.online(bob.id, "b2") == {QUEUE: first[1].id}
+    got = await s.pull(bob.id, "b2", QUEUE, 0, 10, GROUP)
+    assert [i for i, _ in got] == [first[2].id, second.id]
+    assert [(q.queue, q.count) for q in await s.unread(bob.id, "b2", [(GROUP, QUEUE)])] == [
+        (QUEUE, 2)
+    ]
+
+
+async def test_online_members_read_a_conversation_from_memory(single: World) -> None:
+    world = single
+    s, alice, bob = world.store, world.alice, world.bob
+    for user, resource in ((alice, "a1"), (bob, "b1")):
+        await s.register_device(user.id, resource, 1)
+        await s.online(user.id, resource)
+    first = await s.append([to_group(world, alice, "a1")])  # the queue's first write here
+    rest = await s.append([to_group(world, alice, "a1") for _ in range(3)])
+    ids = [first[0].id, *(x.id for x in rest)]
+    assert [i for i, _ in await s.pull(bob.id, "b1", QUEUE, 0, 10, GROUP)] == ids  # table
+    await s.ack(bob.id, "b1", QUEUE, ids[1])
+    engine, s._engine = s._engine, None  # type: ignore[assignment]  # no table reads now
+    try:
+        assert [i for i, _ in await s.pull(bob.id, "b1", QUEUE, 0, 10, GROUP)] == ids[2:]
+        assert await s.pull(alice.id, "a1", QUEUE, ids[0], 10, GROUP) == []  # its own sends
+        assert await s.pull(bob.id, "b1", QUEUE, ids[-1], 10, GROUP) == []
+    finally:
+        s._engine = engine

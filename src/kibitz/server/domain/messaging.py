@@ -1,23 +1,44 @@
-"""1:1 messages: validate, write durably, only then acknowledge and notify.
+"""Messages: validate, write durably, only then acknowledge and notify.
 
 Delivery follows msync's pull model. A message is stored once, with its downlink ``Meta``
-already encoded; each owner (a user id) gets an inbox row in a *queue*, named after the peer
-for received messages and after the owner itself for copies of what its other devices sent.
-Every device keeps a cursor per queue: a pull returns what lies past it, an acknowledgement
-moves it. Notices only say "pull this queue"; losing one delays, it never loses a message.
+already encoded, plus an inbox row per queue it lands in: for a 1:1 message the recipient's
+queue named after the sender and a copy in the sender's own queue (for its other devices);
+for a conversation the conversation's one queue (``conversations``). Every device keeps a
+cursor per queue: a pull returns what lies past it, an acknowledgement moves it. Notices
+only say "pull this queue"; losing one delays, it never loses a message.
+
+``MessagingService`` is the one way in: a send names a ``Target``; the planner of its kind
+(the table in ``MessagingService.__init__``) turns it into deliveries (``delivery``), which
+are written in one group commit and then notified.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple, Protocol
 
 from kibitz.protocol import ChatError, ErrorCode
-from kibitz.protocol._msync import USER_DOMAIN, content_from_pb, jid, pb
+from kibitz.protocol._msync import pb
 
 from .accounts import USERNAME_RE
+from .conversations import ConversationPlanner, Conversations, NoConversations
+from .delivery import (
+    MAX_CONTENT_BYTES,
+    BodyEncoder,
+    Delivery,
+    Draft,
+    InboxRow,
+    Planned,
+    Planner,
+    Send,
+    Sender,
+    Stored,
+    Target,
+    TargetKind,
+    validate_body,
+)
 from .events import Notice, UserChanged
 from .models import App
 from .ports import Clock, SessionControl
@@ -35,14 +56,14 @@ __all__ = [
     "Registered",
     "Sender",
     "Stored",
+    "UserPlanner",
     "unknown_user_reason",
+    "validate_body",
 ]
 
-MAX_CONTENT_BYTES: Final = 5 * 1024  # Agora: body plus ext of one message
 MAX_CACHED: Final = 100_000  # username → id, and device counts, kept per node
-_ACK_TYPES: Final = frozenset(
-    {pb.MessageBody.READ_ACK, pb.MessageBody.DELIVER_ACK, pb.MessageBody.CHANNEL_ACK}
-)
+
+_BodyEncoder = BodyEncoder  # the name tests and benchmarks know
 
 
 def unknown_user_reason(username: str) -> str:
@@ -50,48 +71,9 @@ def unknown_user_reason(username: str) -> str:
     return f"username {username} doesn't exist!"
 
 
-@dataclass(frozen=True, slots=True)
-class Sender:
-    """Who sends: a logged-in device, or (REST) any name with no account behind it."""
-
-    app: App
-    username: str
-    user_id: str | None
-    resource: str = ""
-
-
-class InboxRow(NamedTuple):
-    """Deliver a message into ``owner``'s ``queue``; devices on ``skip_resource`` skip it.
-    (A tuple: one or two are built per message on the hot path.)"""
-
-    owner: str  # a user id (later also a conversation id)
-    queue: str
-    skip_resource: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Draft:
-    """One message on its way to storage: written once, plus exactly ``rows``;
-    ``encode(id, timestamp_ms)`` gives the Meta."""
-
-    app_pk: str
-    chat_type: str
-    sender: str
-    sender_resource: str
-    recipient: str
-    rows: tuple[InboxRow, ...]
-    encode: Callable[[int, int], bytes]
-
-
 class Registered(NamedTuple):
     new: bool  # the device was not known: it starts at the owner's most advanced cursors
     devices: int  # the owner's devices now
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    id: int
-    timestamp_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +92,9 @@ class Device:
 
 class MessageStore(Protocol):
     async def append(self, drafts: Sequence[Draft]) -> list[Stored]:
-        """Write durably (one group commit), a Stored per draft. Raises when a row's owner
-        no longer exists (nothing of that call is stored)."""
+        """Write durably (one group commit), a Stored per draft. Raises when the write
+        fails (nothing of that call is stored). A row's owner is not checked: a user id
+        or a conversation key alike."""
         ...
 
     async def ack(self, owner: str, resource: str, queue: str, key: int) -> None:
@@ -135,15 +118,25 @@ class MessageStore(Protocol):
         """That device has no session here any more."""
         ...
 
-    async def unread(self, owner: str, resource: str) -> list[QueueCount]:
-        """Queues whose newest id lies past this device's cursor."""
+    async def unread(
+        self, owner: str, resource: str, conversations: Sequence[tuple[str, str]] = ()
+    ) -> list[QueueCount]:
+        """Queues whose newest id lies past this device's cursor: the owner's own, and
+        the ``(rows_owner, queue)`` of its conversations."""
         ...
 
     async def pull(
-        self, owner: str, resource: str, queue: str, after: int, limit: int
+        self,
+        owner: str,
+        resource: str,
+        queue: str,
+        after: int,
+        limit: int,
+        rows_owner: str | None = None,
     ) -> list[tuple[int, bytes]]:
         """(id, Meta bytes) past max(after, the device's cursor), oldest first; answered
-        from memory when the store can."""
+        from memory when the store can. ``rows_owner``: the queue's rows belong to a
+        conversation (the device's cursor is still its own)."""
         ...
 
     async def devices(self, owner: str) -> list[Device]: ...
@@ -157,8 +150,9 @@ class Bus(Protocol):
         ...
 
 
-class MessagingService:
-    """Sends 1:1 messages and decides their inbox rows.
+class UserPlanner:
+    """1:1 sends: the recipient's row and the sender's copy, with this node's memory of
+    user ids (a bounded LRU) and of device counts.
 
     ``shared``: other nodes serve the same users, so this node's device counts may be
     stale; the sender's copy is then always written.
@@ -167,17 +161,13 @@ class MessagingService:
     def __init__(
         self,
         store: MessageStore,
-        bus: Bus,
         presence: SessionControl,
-        clock: Clock,
         *,
         shared: bool = False,
         max_cached: int = MAX_CACHED,
     ) -> None:
-        self.store = store
-        self._bus = bus
+        self._store = store
         self._presence = presence
-        self._clock = clock
         self._shared = shared
         self._max_cached = max_cached
         self._user_ids: OrderedDict[tuple[str, str], str] = OrderedDict()
@@ -188,22 +178,15 @@ class MessagingService:
     # -- what this node remembers --------------------------------------------------------
 
     def device_count(self, owner: str, devices: int) -> None:
-        """``owner`` has ``devices`` devices (told at each login)."""
         self._devices[owner] = devices
         self._devices.move_to_end(owner)
         while len(self._devices) > self._max_cached:
             self._devices.popitem(last=False)
 
     def forget_user(self, app_pk: str, username: str) -> None:
-        """The account behind ``username`` is gone (or replaced): look it up again."""
         user_id = self._user_ids.pop((app_pk, username), None)
         if user_id is not None:
             self._devices.pop(user_id, None)
-
-    def users_changed(self, events: Sequence[UserChanged]) -> None:
-        """The bus's word that accounts went away, on this node or another."""
-        for e in events:
-            self.forget_user(e.app_pk, e.username)
 
     async def _resolve(self, app_pk: str, names: Sequence[str]) -> dict[str, str]:
         """username → user id for those that have an account; one query for the misses."""
@@ -216,7 +199,7 @@ class MessagingService:
             else:
                 found[name] = user_id
         if missing:
-            looked_up = await self.store.user_ids(app_pk, missing)
+            looked_up = await self._store.user_ids(app_pk, missing)
             for name, user_id in looked_up.items():
                 self._user_ids[(app_pk, name)] = user_id
                 found[name] = user_id
@@ -232,83 +215,45 @@ class MessagingService:
             return True
         return self._devices.get(sender.user_id, 2) > 1
 
-    # -- sending -------------------------------------------------------------------------
+    # -- planning ------------------------------------------------------------------------
 
-    async def send(
-        self, sender: Sender, recipient: str, body: pb.MessageBody, *, online_only: bool = False
-    ) -> Stored:
-        """Validate, store, notify. Raises ChatError; the sender's id is never the client's."""
-        (result,) = await self.send_many(sender, [recipient], body, online_only=online_only)
-        if isinstance(result, ChatError):
-            raise result
-        return result
+    async def plan(self, send: Send, names: Sequence[str]) -> Planned:
+        validate_body(send.body)
+        app_pk = send.sender.app.id
+        valid = _valid_names(names)
+        online = await self._presence.online_users(app_pk, valid) if send.online_only else None
+        user_ids = await self._resolve(app_pk, valid)
+        return self._plan(send, names, user_ids, online)
 
-    async def send_many(
-        self,
-        sender: Sender,
-        recipients: Sequence[str],
-        body: pb.MessageBody,
-        *,
-        online_only: bool = False,
-        unknown_ok: bool = False,
-    ) -> list[Stored | ChatError]:
-        """One message per recipient, all in one group commit; a result per recipient.
-
-        ``unknown_ok`` is Agora's REST behaviour: sending does not check that the recipient
-        exists, so a name without an account still gets a message id (and no delivery).
-        """
-        validate_body(body)
-        app = sender.app
-        names = [n for n in recipients if isinstance(n, str) and USERNAME_RE.match(n)]
-        online = await self._presence.online_users(app.id, names) if online_only else None
-        encoder = _BodyEncoder(app.app_key, sender, body)
-        user_ids = await self._resolve(app.id, names)
-        try:
-            planned = self._plan(sender, recipients, user_ids, online, unknown_ok, encoder)
-            stored = await self._append(planned)
-        except Exception:
-            # A cached id may belong to an account deleted meanwhile: look up again, and
-            # retry once if that changes anything.
-            for name in names:
-                self.forget_user(app.id, name)
-            fresh = await self._resolve(app.id, names)
-            if fresh == user_ids:
-                raise
-            planned = self._plan(sender, recipients, fresh, online, unknown_ok, encoder)
-            stored = await self._append(planned)
-        notices: list[Notice] = []
-        results: list[Stored | ChatError] = []
-        it = iter(stored)
-        for slot in planned:
-            if isinstance(slot, ChatError):
-                results.append(slot)
-            else:
-                results.append(next(it))
-                notices.extend(slot[1])
-        if notices:
-            await self._bus.publish(notices)
-        return results
-
-    async def _append(self, planned: list[ChatError | tuple[Draft, list[Notice]]]) -> list[Stored]:
-        drafts = [slot[0] for slot in planned if not isinstance(slot, ChatError)]
-        return await self.store.append(drafts) if drafts else []
+    async def plan_again(self, send: Send, names: Sequence[str], failed: Planned) -> Planned | None:
+        """A cached id may belong to an account deleted meanwhile: look the names up again;
+        None if that changes no row."""
+        app_pk = send.sender.app.id
+        valid = _valid_names(names)
+        for name in valid:
+            self.forget_user(app_pk, name)
+        online = await self._presence.online_users(app_pk, valid) if send.online_only else None
+        fresh = self._plan(send, names, await self._resolve(app_pk, valid), online)
+        if [_rows(s) for s in fresh] == [_rows(s) for s in failed]:
+            return None
+        return fresh
 
     def _plan(
         self,
-        sender: Sender,
+        send: Send,
         recipients: Sequence[str],
         user_ids: dict[str, str],
         online: set[str] | None,
-        unknown_ok: bool,
-        encoder: _BodyEncoder,
-    ) -> list[ChatError | tuple[Draft, list[Notice]]]:
+    ) -> Planned:
         """Per recipient: an error, or the draft (which inbox rows) and whom to notify.
 
         The recipient's row goes into the queue named after the sender (not for a note
         to self, nor "online only" to someone offline); the sender's copy into the queue
         named after the sender, skipped by the sending device.
         """
+        sender = send.sender
         app = sender.app
+        encoder = BodyEncoder(app.app_key, sender, send.body)
         copy: InboxRow | None = None
         copy_notice: Notice | None = None
         if self._copies(sender):
@@ -324,10 +269,10 @@ class MessagingService:
                 queue_resource=sender.resource,
                 skip_resource=sender.resource,
             )
-        out: list[ChatError | tuple[Draft, list[Notice]]] = []
+        out: Planned = []
         for name in recipients:
             to_id = user_ids.get(name) if isinstance(name, str) else None
-            if to_id is None and (not unknown_ok or not _valid_name(name)):
+            if to_id is None and (not send.unknown_ok or not _valid_name(name)):
                 out.append(ChatError(ErrorCode.USER_NOT_FOUND, unknown_user_reason(name)))
                 continue
             rows: tuple[InboxRow, ...] = ()
@@ -348,8 +293,121 @@ class MessagingService:
                 rows,
                 encoder.for_recipient(name),
             )
-            out.append((draft, notices))
+            out.append(Delivery(draft, notices))
         return out
+
+
+class MessagingService:
+    """Sends messages: plans each by its target's kind, writes, then notifies.
+
+    ``conversations``: the groups, rooms and threads there are (none by default: sends to
+    them are refused as not existing).
+    """
+
+    def __init__(
+        self,
+        store: MessageStore,
+        bus: Bus,
+        presence: SessionControl,
+        clock: Clock,
+        *,
+        shared: bool = False,
+        max_cached: int = MAX_CACHED,
+        conversations: Conversations | None = None,
+    ) -> None:
+        self.store = store
+        self._bus = bus
+        self._clock = clock
+        self.users = UserPlanner(store, presence, shared=shared, max_cached=max_cached)
+        known = conversations if conversations is not None else NoConversations()
+        # The planner table: a new kind of target is a line here.
+        self._planners: dict[TargetKind, Planner] = {
+            TargetKind.USER: self.users,
+            TargetKind.GROUP: ConversationPlanner(TargetKind.GROUP, known, presence),
+            TargetKind.ROOM: ConversationPlanner(TargetKind.ROOM, known, presence),
+            TargetKind.THREAD: ConversationPlanner(TargetKind.THREAD, known, presence),
+        }
+
+    # -- what this node remembers --------------------------------------------------------
+
+    def device_count(self, owner: str, devices: int) -> None:
+        """``owner`` has ``devices`` devices (told at each login)."""
+        self.users.device_count(owner, devices)
+
+    def forget_user(self, app_pk: str, username: str) -> None:
+        """The account behind ``username`` is gone (or replaced): look it up again."""
+        self.users.forget_user(app_pk, username)
+
+    def users_changed(self, events: Sequence[UserChanged]) -> None:
+        """The bus's word that accounts went away, on this node or another."""
+        for e in events:
+            self.users.forget_user(e.app_pk, e.username)
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def send(
+        self,
+        sender: Sender,
+        to: Target | str,
+        body: pb.MessageBody,
+        *,
+        online_only: bool = False,
+    ) -> Stored:
+        """One message to one target (a bare name is a user). Raises ChatError; the
+        sender's id is never the client's."""
+        kind, name = (TargetKind.USER, to) if isinstance(to, str) else (to.kind, to.name)
+        (result,) = await self.deliver(Send(sender, body, online_only), kind, [name])
+        if isinstance(result, ChatError):
+            raise result
+        return result
+
+    async def send_many(
+        self,
+        sender: Sender,
+        recipients: Sequence[str],
+        body: pb.MessageBody,
+        *,
+        online_only: bool = False,
+        unknown_ok: bool = False,
+    ) -> list[Stored | ChatError]:
+        """One message per user, all in one group commit; a result per recipient.
+
+        ``unknown_ok`` is Agora's REST behaviour: sending does not check that the recipient
+        exists, so a name without an account still gets a message id (and no delivery).
+        """
+        send = Send(sender, body, online_only=online_only, unknown_ok=unknown_ok)
+        return await self.deliver(send, TargetKind.USER, recipients)
+
+    async def deliver(
+        self, send: Send, kind: TargetKind, names: Sequence[str]
+    ) -> list[Stored | ChatError]:
+        """Plan (by ``kind``), write in one group commit, then notify; a result per name."""
+        planner = self._planners[kind]
+        planned = await planner.plan(send, names)
+        try:
+            stored = await self._append(planned)
+        except Exception:
+            again = await planner.plan_again(send, names, planned)
+            if again is None:
+                raise
+            planned = again
+            stored = await self._append(planned)
+        notices: list[Notice] = []
+        results: list[Stored | ChatError] = []
+        it = iter(stored)
+        for slot in planned:
+            if isinstance(slot, ChatError):
+                results.append(slot)
+            else:
+                results.append(next(it))
+                notices.extend(slot.notices)
+        if notices:
+            await self._bus.publish(notices)
+        return results
+
+    async def _append(self, planned: Planned) -> list[Stored]:
+        drafts = [slot.draft for slot in planned if not isinstance(slot, ChatError)]
+        return await self.store.append(drafts) if drafts else []
 
     async def user_id(self, app: App, username: str) -> str | None:
         """The account id behind ``username``, or None when there is no such account."""
@@ -363,68 +421,9 @@ def _valid_name(name: object) -> bool:
     return isinstance(name, str) and USERNAME_RE.match(name) is not None
 
 
-def validate_body(body: pb.MessageBody) -> None:
-    """What a client may send as a 1:1 message; raises ChatError."""
-    if body.type in _ACK_TYPES:
-        if not body.ack_message_id:
-            raise ChatError(ErrorCode.MESSAGE_INVALID, "an acknowledgement needs a message id")
-        return
-    if body.type not in (pb.MessageBody.CHAT, pb.MessageBody.NORMAL):
-        raise ChatError(ErrorCode.SERVICE_NOT_ENABLED, "message type not supported")
-    if len(body.contents) != 1:
-        raise ChatError(ErrorCode.MESSAGE_INVALID, "a message has exactly one content")
-    content_from_pb(body.contents[0]).validate()
-    size = body.contents[0].ByteSize() + sum(kv.ByteSize() for kv in body.ext)
-    if size > MAX_CONTENT_BYTES:
-        raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, "message is too large")
+def _valid_names(names: Sequence[str]) -> list[str]:
+    return [n for n in names if isinstance(n, str) and USERNAME_RE.match(n)]
 
 
-class _BodyEncoder:
-    """The downlink MessageBody of one send, encoded once for all its recipients.
-
-    Protobuf writes fields in number order and ``to`` (3) sits between ``type``/``from``
-    (1, 2) and everything else, so each recipient's body is ``head + to + tail``: the
-    same bytes as encoding the whole message again, without copying it per recipient.
-    """
-
-    def __init__(self, app_key: str, sender: Sender, body: pb.MessageBody) -> None:
-        out = pb.MessageBody()
-        out.CopyFrom(body)
-        if out.type == pb.MessageBody.NORMAL:
-            out.type = pb.MessageBody.CHAT
-        head = pb.MessageBody(type=out.type)
-        head.from_jid.name = sender.username
-        out.ClearField("type")
-        out.ClearField("from_jid")
-        out.ClearField("to_jid")
-        self._head = head.SerializeToString()
-        self._tail = out.SerializeToString()
-        self._app_key = app_key
-        self._from_jid = jid(app_key, sender.username, USER_DOMAIN, sender.resource)
-
-    def for_recipient(self, recipient: str) -> Callable[[int, int], bytes]:
-        """The downlink Meta for ``recipient``, encoded once per message and stored as is."""
-        to = pb.MessageBody()
-        to.to_jid.name = recipient
-        payload = self._head + to.SerializeToString() + self._tail
-        from_jid, to_jid = self._from_jid, jid(self._app_key, recipient)
-
-        def encode(message_id: int, timestamp_ms: int) -> bytes:
-            meta = pb.Meta(
-                id=message_id,
-                from_jid=from_jid,
-                to_jid=to_jid,
-                timestamp=timestamp_ms,
-                ns=pb.Meta.CHAT,
-                payload=payload,
-            )
-            return meta.SerializeToString()
-
-        return encode
-
-
-def _meta_encoder(
-    app_key: str, sender: Sender, recipient: str, body: pb.MessageBody
-) -> Callable[[int, int], bytes]:
-    """The downlink Meta for one recipient (see ``_BodyEncoder``)."""
-    return _BodyEncoder(app_key, sender, body).for_recipient(recipient)
+def _rows(slot: Delivery | ChatError) -> tuple[InboxRow, ...] | None:
+    return None if isinstance(slot, ChatError) else slot.draft.rows

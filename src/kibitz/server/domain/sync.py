@@ -3,6 +3,11 @@
 The one door to a device's cursors and inbox, for the gateway and for REST alike: neither
 calls a store. A device is *online* on the node that holds its session; the store may keep
 that device's cursors in memory until it goes offline again.
+
+A conversation's queue (a group's, a room's) holds rows that belong to the conversation,
+read by each member device past its own cursor: this service resolves such a queue to its
+rows' owner through the ``Conversations`` port, and only for members (anyone else pulls an
+empty batch, and its acknowledgements are not written).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from .conversations import Conversations, NoConversations, is_conversation_queue
 from .messaging import Device, MessageStore, QueueCount
 
 __all__ = ["DeviceCounts", "SyncService"]
@@ -25,11 +31,17 @@ class DeviceCounts(Protocol):
 
 class SyncService:
     def __init__(
-        self, store: MessageStore, *, batch_size: int, counts: DeviceCounts | None = None
+        self,
+        store: MessageStore,
+        *,
+        batch_size: int,
+        counts: DeviceCounts | None = None,
+        conversations: Conversations | None = None,
     ) -> None:
         self._store = store
         self._batch = batch_size
         self._counts = counts
+        self._conversations = conversations if conversations is not None else NoConversations()
 
     # -- devices -------------------------------------------------------------------------
 
@@ -53,7 +65,12 @@ class SyncService:
     async def unread(self, owner: str, resource: str) -> list[QueueCount]:
         """The UNREAD summary; queues holding only this device's own sends are skipped
         (and its cursor moved past them, so they are not counted again)."""
-        counts = await self._store.unread(owner, resource)
+        joined = await self._conversations.joined(owner)
+        if joined:
+            pairs = [(c.key, c.queue) for c in joined]
+            counts = await self._store.unread(owner, resource, pairs)
+        else:
+            counts = await self._store.unread(owner, resource)
         for qc in counts:
             if qc.count == 0:
                 self._store.ack_later(owner, resource, qc.queue, qc.last_id)
@@ -62,6 +79,8 @@ class SyncService:
     async def ack(self, owner: str, resource: str, queue: str, key: int) -> None:
         """Everything ≤ ``key`` in ``queue`` reached the device. A failure to store it is
         logged, not raised: the device then sees those messages again, it loses none."""
+        if is_conversation_queue(queue) and await self._rows_owner(owner, queue) is None:
+            return  # not a member: no cursor for a queue it cannot read
         try:
             await self._store.ack(owner, resource, queue, key)
         except Exception:
@@ -71,4 +90,14 @@ class SyncService:
         self, owner: str, resource: str, queue: str, after: int
     ) -> list[tuple[int, bytes]]:
         """The next batch of ``queue`` past ``after`` and the device's cursor."""
-        return await self._store.pull(owner, resource, queue, after, self._batch)
+        if not is_conversation_queue(queue):
+            return await self._store.pull(owner, resource, queue, after, self._batch)
+        rows_owner = await self._rows_owner(owner, queue)
+        if rows_owner is None:
+            return []
+        return await self._store.pull(owner, resource, queue, after, self._batch, rows_owner)
+
+    async def _rows_owner(self, owner: str, queue: str) -> str | None:
+        """Whose rows a conversation queue holds, if ``owner`` is one of its members."""
+        conversation = await self._conversations.member_of(owner, queue)
+        return None if conversation is None else conversation.key

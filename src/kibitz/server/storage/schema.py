@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -18,6 +20,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "OWNER_LENGTH",
     "apps",
     "cursors",
     "devices",
@@ -76,6 +79,13 @@ users = Table(
 # an ``inbox`` row per owner (a user id) and queue (the peer's name), read past the owning
 # device's ``cursors`` row. ``queues`` keeps the newest id per owner and queue, so an
 # UNREAD summary touches only conversations with something new.
+#
+# Since migration 0004 an inbox/queues ``owner`` is a user id or a conversation's key (a
+# group's queue is written once for all its members), so it references no table: deleting
+# a user deletes its rows explicitly (``SqlUserStore.delete``), and so must deleting a
+# conversation. In a conversation's rows ``skip_resource`` is ``user id/resource``.
+
+OWNER_LENGTH: Final = 64  # a user id (36) or a conversation key
 
 messages = Table(
     "messages",
@@ -94,16 +104,16 @@ messages = Table(
 inbox = Table(
     "inbox",
     metadata,
-    Column("owner", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("owner", String(OWNER_LENGTH), primary_key=True),
     Column("queue", String(200), primary_key=True),
     Column("msg_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("skip_resource", String(128), nullable=True),
+    Column("skip_resource", String(200), nullable=True),
 )
 
 queues = Table(
     "queues",
     metadata,
-    Column("owner", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("owner", String(OWNER_LENGTH), primary_key=True),
     Column("queue", String(200), primary_key=True),
     Column("last_id", BigInteger, nullable=False),
 )

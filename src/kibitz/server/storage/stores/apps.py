@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kibitz.server.domain.models import App
 
-from ..schema import apps
+from ..schema import apps, users
+from .users import delete_mailboxes
 
 __all__ = ["SqlAppStore"]
 
@@ -49,5 +50,6 @@ class SqlAppStore:
 
     async def delete(self, app_pk: str) -> bool:
         async with self._engine.begin() as conn:
+            await delete_mailboxes(conn, select(users.c.id).where(users.c.app_pk == app_pk))
             result = await conn.execute(delete(apps).where(apps.c.id == app_pk))
         return bool(result.rowcount)

@@ -8,6 +8,10 @@ notice, a pull, an acknowledgement, the empty pull that ends it) touches no tabl
 - ``cursors``: every cursor of the devices online on this node (loaded at login), so the
   memory answer starts exactly where the device acknowledged.
 
+A conversation's queue is kept like any other, under its rows' owner (the conversation's
+key); a member device's pull names that owner, its own cursor and the skip name its rows
+use (``member_device``), so one copy in memory serves every member.
+
 All of it describes one node's writes: with several nodes writing the same inboxes it would
 have to be fed by the bus, or switched off (``SqlMessageStore(shared=True)`` does that).
 """
@@ -20,7 +24,7 @@ from typing import Final
 
 __all__ = ["MessageCache"]
 
-Key = tuple[str, str]  # (owner, queue)
+Key = tuple[str, str]  # (rows owner, queue)
 
 MAX_LATEST: Final = 200_000
 MAX_RECENT_BYTES: Final = 64 * 1024 * 1024
@@ -109,10 +113,21 @@ class MessageCache:
     # -- answering a pull -----------------------------------------------------------------
 
     def pull(
-        self, owner: str, resource: str, queue: str, after: int, limit: int
+        self,
+        owner: str,
+        resource: str,
+        queue: str,
+        after: int,
+        limit: int,
+        rows_owner: str | None = None,
+        skip: str | None = None,
     ) -> list[tuple[int, bytes]] | None:
-        """The answer from memory, or None when only the table can give it."""
-        key = (owner, queue)
+        """The answer from memory, or None when only the table can give it. The device is
+        (owner, resource); ``rows_owner`` owns the queue's rows (default: the owner), and
+        rows marked ``skip`` (default: the resource) are not for it."""
+        key = (owner if rows_owner is None else rows_owner, queue)
+        if skip is None:
+            skip = resource
         latest = self._latest.get(key)
         if latest is not None and after >= latest:
             return []  # nothing was written past ``after``
@@ -127,10 +142,10 @@ class MessageCache:
             return None
         # Newest first, stopping at ``after``: an online device is usually one row behind.
         out: list[tuple[int, bytes]] = []
-        for msg_id, meta, skip in reversed(recent.rows):
+        for msg_id, meta, skipped in reversed(recent.rows):
             if msg_id <= after:
                 break
-            if skip != resource:
+            if skipped != skip:
                 out.append((msg_id, meta))
         out.reverse()
         return out[:limit]

@@ -1,16 +1,24 @@
 """SQL adapter for ``MessageStore``: writes go through the group-commit writer, reads come
 from memory when the cache can answer (online delivery) and from the tables otherwise
-(logins, UNREAD summaries, offline pulls)."""
+(logins, UNREAD summaries, offline pulls).
+
+A conversation's queue is read by many users' devices: its rows belong to the conversation
+(``rows_owner``), the cursor to the device (owner, resource), and the one device that skips
+a row is named by ``member_device(owner, resource)``. For a user's own queue all three are
+the device's owner and resource, through the same statements."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from kibitz.protocol import IdGenerator
+from kibitz.server.domain.delivery import member_device
 from kibitz.server.domain.messaging import Device, Draft, QueueCount, Registered, Stored
 from kibitz.server.domain.ports import Clock
 
@@ -90,23 +98,44 @@ class SqlMessageStore:
             rows = await conn.execute(_USER_IDS, {"app_pk": app_pk, "names": list(usernames)})
             return {row[0]: row[1] for row in rows}
 
-    async def unread(self, owner: str, resource: str) -> list[QueueCount]:
+    async def unread(
+        self, owner: str, resource: str, conversations: Sequence[tuple[str, str]] = ()
+    ) -> list[QueueCount]:
         await self._writer.settled(owner, resource)
+        params = {"owner": owner, "resource": resource}
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(_UNREAD, {"owner": owner, "resource": resource})).all()
+            rows = (await conn.execute(_UNREAD, params)).all()
+            if conversations:
+                more = {
+                    **params,
+                    "skip": member_device(owner, resource),
+                    "pairs": list(conversations),
+                }
+                rows += (await conn.execute(_UNREAD_CONVERSATIONS, more)).all()
+                rows.sort(key=lambda r: int(r[2]))
         return [QueueCount(queue=r[0], count=int(r[1]), last_id=int(r[2])) for r in rows]
 
     async def pull(
-        self, owner: str, resource: str, queue: str, after: int, limit: int
+        self,
+        owner: str,
+        resource: str,
+        queue: str,
+        after: int,
+        limit: int,
+        rows_owner: str | None = None,
     ) -> list[tuple[int, bytes]]:
+        skip = resource if rows_owner is None else member_device(owner, resource)
+        rows_owner = owner if rows_owner is None else rows_owner
         if self._cache is not None:
-            hit = self._cache.pull(owner, resource, queue, after, limit)
+            hit = self._cache.pull(owner, resource, queue, after, limit, rows_owner, skip)
             if hit is not None:
                 return hit
         await self._writer.settled(owner, resource)
         params = {
+            "rows_owner": rows_owner,
             "owner": owner,
             "resource": resource,
+            "skip": skip,
             "queue": queue,
             "after": after,
             "limit": limit,
@@ -120,15 +149,17 @@ class SqlMessageStore:
             return [Device(r[0], int(r[1]), int(r[2])) for r in rows]
 
 
-def _visible_to(resource: BindParameter[str]) -> ColumnElement[bool]:
-    """Inbox rows a device pulls: all but copies of what that very device sent."""
-    return or_(inbox.c.skip_resource.is_(None), inbox.c.skip_resource != resource)
+def _visible_to(skip: BindParameter[str]) -> ColumnElement[bool]:
+    """Inbox rows a device pulls: all but copies of what that very device sent (``skip``:
+    its resource in its own queues, its ``member_device`` in a conversation's)."""
+    return or_(inbox.c.skip_resource.is_(None), inbox.c.skip_resource != skip)
 
 
 # Statements built once, with bind parameters: building one costs more than running it.
 _owner: BindParameter[str] = bindparam("owner")
 _resource: BindParameter[str] = bindparam("resource")
 _queue: BindParameter[str] = bindparam("queue")
+_skip: BindParameter[str] = bindparam("skip")
 
 _CURSORS = select(cursors.c.queue, cursors.c.acked).where(
     cursors.c.owner == _owner, cursors.c.resource == _resource
@@ -139,32 +170,43 @@ _USER_IDS = select(users.c.username, users.c.id).where(
 )
 
 _acked = func.coalesce(cursors.c.acked, 0)
-_UNREAD = (
-    select(
-        queues.c.queue,
-        select(func.count())
-        .select_from(inbox)
-        .where(
-            inbox.c.owner == queues.c.owner,
-            inbox.c.queue == queues.c.queue,
-            inbox.c.msg_id > _acked,
-            _visible_to(_resource),
+
+
+def _unread(where: ColumnElement[bool], skip: BindParameter[str]) -> Select[Any]:
+    """Per queue (those ``where`` picks): how many rows past the device's cursor it will
+    see, and the queue's newest id."""
+    return (
+        select(
+            queues.c.queue,
+            select(func.count())
+            .select_from(inbox)
+            .where(
+                inbox.c.owner == queues.c.owner,
+                inbox.c.queue == queues.c.queue,
+                inbox.c.msg_id > _acked,
+                _visible_to(skip),
+            )
+            .scalar_subquery(),
+            queues.c.last_id,
         )
-        .scalar_subquery(),
-        queues.c.last_id,
-    )
-    .select_from(
-        queues.outerjoin(
-            cursors,
-            and_(
-                cursors.c.owner == queues.c.owner,
-                cursors.c.resource == _resource,
-                cursors.c.queue == queues.c.queue,
-            ),
+        .select_from(
+            queues.outerjoin(
+                cursors,
+                and_(
+                    cursors.c.owner == _owner,
+                    cursors.c.resource == _resource,
+                    cursors.c.queue == queues.c.queue,
+                ),
+            )
         )
+        .where(where, queues.c.last_id > _acked)
+        .order_by(queues.c.last_id)
     )
-    .where(queues.c.owner == _owner, queues.c.last_id > _acked)
-    .order_by(queues.c.last_id)
+
+
+_UNREAD = _unread(queues.c.owner == _owner, _resource)
+_UNREAD_CONVERSATIONS = _unread(
+    tuple_(queues.c.owner, queues.c.queue).in_(bindparam("pairs", expanding=True)), _skip
 )
 
 _cursor = (
@@ -176,11 +218,11 @@ _PULL = (
     select(inbox.c.msg_id, messages.c.meta)
     .select_from(inbox.join(messages, messages.c.id == inbox.c.msg_id))
     .where(
-        inbox.c.owner == _owner,
+        inbox.c.owner == bindparam("rows_owner"),
         inbox.c.queue == _queue,
         inbox.c.msg_id > bindparam("after"),
         inbox.c.msg_id > func.coalesce(_cursor, 0),
-        _visible_to(_resource),
+        _visible_to(_skip),
     )
     .order_by(inbox.c.msg_id)
     .limit(bindparam("limit"))

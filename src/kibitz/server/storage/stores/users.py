@@ -7,14 +7,22 @@ from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Select
 
 from kibitz.protocol import ChatError, ErrorCode
 from kibitz.server.domain.models import User
 
-from ..schema import users
+from ..schema import inbox, queues, users
 
-__all__ = ["SqlUserStore"]
+__all__ = ["SqlUserStore", "delete_mailboxes"]
+
+
+async def delete_mailboxes(conn: AsyncConnection, owners: Sequence[str] | Select[Any]) -> None:
+    """The inbox rows and queue heads of these users (no foreign key does it: an owner may
+    also be a conversation's key). Their devices and cursors go with the users' rows."""
+    for table in (inbox, queues):
+        await conn.execute(delete(table).where(table.c.owner.in_(owners)))
 
 
 def _row_to_user(row: Any) -> User:
@@ -78,7 +86,9 @@ class SqlUserStore:
         where = and_(users.c.app_pk == app_pk, users.c.username.in_(list(usernames)))
         async with self._engine.begin() as conn:
             rows = (await conn.execute(select(users).where(where))).all()
-            await conn.execute(delete(users).where(where))
+            if rows:
+                await delete_mailboxes(conn, [row.id for row in rows])
+                await conn.execute(delete(users).where(where))
         return [_row_to_user(row) for row in rows]
 
     async def update(self, user: User) -> None:
