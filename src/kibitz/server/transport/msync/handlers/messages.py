@@ -1,5 +1,9 @@
 """CHAT metas: a message sent up, handed to the messaging service; the client gets an ack
-with the server id, or a failure whose status/reason the SDK maps (statuses.py)."""
+with the server id, or a failure whose status/reason the SDK maps (statuses.py).
+
+The handler only reads the meta: whom it is for (a ``Target``: a user, or a group or room
+in the conference domain) and what it is. Whether that group or room exists is the
+domain's to say (its planners refuse a send to one that does not)."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import logging
 
 from kibitz.protocol import ChatError, ErrorCode
 from kibitz.protocol._msync import GROUP_DOMAIN, FrameError, decode_payload, pb
+from kibitz.server.domain.delivery import Target, TargetKind
 from kibitz.server.domain.messaging import Sender, unknown_user_reason
 
 from ..connection import Connection
@@ -26,18 +31,23 @@ async def chat(ctx: Context, conn: Connection, meta: pb.Meta) -> None:
     except FrameError:
         conn.send(send_fail_frame(meta.id, pb.Status.FAIL, "malformed message", now))
         return
-    to = meta.to_jid.name or body.to_jid.name
-    refusal = _unsupported(body, to, meta.to_jid.domain)
+    target = _target(body, meta.to_jid.name or body.to_jid.name, meta.to_jid.domain)
+    refusal = _unsupported(body, target.name) if target.kind is TargetKind.USER else None
     if refusal is not None:
         conn.send(send_fail_frame(meta.id, *send_status(refusal), now))
         return
     online_only = meta.routetype == pb.Meta.ROUTE_ONLINE
     # Beside the receive loop: the ack waits for the commit, the next frame need not.
-    await conn.spawn(_send(ctx, conn, meta.id, to, body, online_only))
+    await conn.spawn(_send(ctx, conn, meta.id, target, body, online_only))
 
 
 async def _send(
-    ctx: Context, conn: Connection, meta_id: int, to: str, body: pb.MessageBody, online_only: bool
+    ctx: Context,
+    conn: Connection,
+    meta_id: int,
+    to: Target,
+    body: pb.MessageBody,
+    online_only: bool,
 ) -> None:
     s = ctx.services
     login = conn.login
@@ -55,14 +65,21 @@ async def _send(
         conn.send(send_ack_frame(meta_id, stored.id, stored.timestamp_ms))
 
 
-def _unsupported(body: pb.MessageBody, to: str, domain: str) -> ChatError | None:
-    """Message kinds the gateway does not carry yet, refused with a reason the SDK maps."""
+def _target(body: pb.MessageBody, to: str, domain: str) -> Target:
+    """A CHATROOM body is for a room; a GROUPCHAT body, or anything else sent to the
+    conference domain, for a group; the rest for a user."""
     kind = body.type
-    to_group = domain == GROUP_DOMAIN and kind != pb.MessageBody.CHATROOM
-    if kind == pb.MessageBody.GROUPCHAT or to_group:
-        return ChatError(ErrorCode.GROUP_NOT_EXIST, "group not found")
     if kind == pb.MessageBody.CHATROOM:
-        return ChatError(ErrorCode.CHATROOM_NOT_EXIST, f"grpID {to} does not exist!")
+        return Target(TargetKind.ROOM, to)
+    if kind == pb.MessageBody.GROUPCHAT or domain == GROUP_DOMAIN:
+        return Target(TargetKind.GROUP, to)
+    return Target(TargetKind.USER, to)
+
+
+def _unsupported(body: pb.MessageBody, to: str) -> ChatError | None:
+    """1:1 message kinds the gateway does not carry yet, refused with a reason the SDK
+    maps."""
+    kind = body.type
     if kind == pb.MessageBody.RECALL:
         return ChatError(ErrorCode.SERVICE_NOT_ENABLED, "message recall disabled")  # 505
     if kind == pb.MessageBody.EDIT:

@@ -1,10 +1,14 @@
 """SYNC: an uplink meta (routed by namespace through the meta table) or a pull, whose
-``key`` acknowledges everything the device has received from that queue so far."""
+``key`` acknowledges everything the device has received from that queue so far.
+
+A queue in the conference domain is a conversation's (``conversation_queue``): the sync
+service reads it for members, and answers anyone else with an empty batch."""
 
 from __future__ import annotations
 
 from kibitz.protocol._msync import GROUP_DOMAIN, FrameError, decode_payload, pb
 from kibitz.server.domain.accounts import USERNAME_RE
+from kibitz.server.domain.conversations import conversation_queue
 
 from ..connection import Connection
 from ..frames import send_fail_frame, sync_batch_frame, sync_error_frame
@@ -39,17 +43,18 @@ async def _pull(ctx: Context, conn: Connection, ul: pb.CommSyncUL) -> None:
     s = ctx.services
     name = ul.queue.name
     app_key = login.app.app_key
-    if ul.queue.domain == GROUP_DOMAIN or not USERNAME_RE.match(name):
-        queue = f"{name}@{GROUP_DOMAIN}" if ul.queue.domain == GROUP_DOMAIN else name
+    # Group and room ids are names too (digits): nothing else names a queue.
+    queue = conversation_queue(name) if ul.queue.domain == GROUP_DOMAIN else name
+    if not USERNAME_RE.match(name):
         conn.send(sync_batch_frame(app_key, queue, [], s.clock.now_ms()))
         return
     owner, resource = login.user.id, login.resource
-    conn.begin_pull(name)
+    conn.begin_pull(queue)
     try:
-        if ul.key > conn.acked.get(name, 0):
-            conn.acked[name] = ul.key
-            await s.sync.ack(owner, resource, name, ul.key)
-        rows = await s.sync.pull(owner, resource, name, conn.acked.get(name, 0))
-        conn.send(sync_batch_frame(app_key, name, rows, s.clock.now_ms()))
+        if ul.key > conn.acked.get(queue, 0):
+            conn.acked[queue] = ul.key
+            await s.sync.ack(owner, resource, queue, ul.key)
+        rows = await s.sync.pull(owner, resource, queue, conn.acked.get(queue, 0))
+        conn.send(sync_batch_frame(app_key, queue, rows, s.clock.now_ms()))
     finally:
-        conn.end_pull(name)
+        conn.end_pull(queue)
