@@ -4,8 +4,8 @@ The SDK fetches this document from fixed host names before it logs in (agora-pro
 §4.2) and connects to one of the hosts it lists: REST at ``protocol://domain:port`` and
 msync at ``ws[s]://domain:port/websocket``. kibitz lists its live nodes (a dead one drops
 out when its lease ends), the answering node first, so clients spread over the cluster and
-find another node when theirs goes away. Public by design: it runs before the client has any credential, and it
-names nothing but this cluster's public addresses.
+find another node when theirs goes away. Public by design: it runs before the client has
+any credential, and it names nothing but this cluster's public addresses.
 
     ?app_key=org#app  or  ?app_id=<App ID>   (appId mode: the answer carries app_key)
 """
