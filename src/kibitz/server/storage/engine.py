@@ -43,4 +43,6 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it doubles the round trips of every read (a pull is one query). A
+    # connection that died with the server fails once; SQLAlchemy then drops the pool.
+    return create_async_engine(url, pool_size=20, max_overflow=20, pool_recycle=3600)

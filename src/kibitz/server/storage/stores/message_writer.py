@@ -89,6 +89,9 @@ class MessageWriter:
         self._jobs: asyncio.Queue[_Job | None] = asyncio.Queue(max_queued)
         self._task: asyncio.Task[None] | None = None
         self._acks: dict[tuple[str, str], asyncio.Future[None]] = {}
+        # The newest key queued but not yet committed per (owner, resource, queue): a pull
+        # past it reads nothing that the pending acknowledgement would change.
+        self._ack_keys: dict[tuple[str, str, str], int] = {}
         self._last_id = 0
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -134,6 +137,7 @@ class MessageWriter:
         """Queue an acknowledgement; reads of this device wait for it (``settled``)."""
         job = _Ack(owner, resource, queue, key, self._future())
         self._acks[(owner, resource)] = job.done
+        self._ack_key(owner, resource, queue, key)
         if self._cache is not None:
             self._cache.acked(owner, resource, queue, key)
         await self._jobs.put(job)
@@ -147,11 +151,29 @@ class MessageWriter:
         except asyncio.QueueFull:
             return  # bookkeeping only; the next UNREAD retries it
         self._acks[(owner, resource)] = job.done
+        self._ack_key(owner, resource, queue, key)
         if self._cache is not None:
             self._cache.acked(owner, resource, queue, key)
 
-    async def settled(self, owner: str, resource: str) -> None:
-        """Every acknowledgement of this device queued so far is written (or has failed)."""
+    def _ack_key(self, owner: str, resource: str, queue: str, key: int) -> None:
+        k = (owner, resource, queue)
+        if key > self._ack_keys.get(k, 0):
+            self._ack_keys[k] = key
+
+    def _ack_done(self, job: _Ack) -> None:
+        k = (job.owner, job.resource, job.queue)
+        if self._ack_keys.get(k, 0) <= job.key:
+            self._ack_keys.pop(k, None)
+
+    async def settled(
+        self, owner: str, resource: str, queue: str | None = None, after: int = 0
+    ) -> None:
+        """Every acknowledgement of this device queued so far is written (or has failed).
+
+        With ``queue``: only if one of that queue's pending acknowledgements lies past
+        ``after`` — a read of that queue past ``after`` cannot see the difference."""
+        if queue is not None and self._ack_keys.get((owner, resource, queue), 0) <= after:
+            return
         pending = self._acks.get((owner, resource))
         if pending is not None and not pending.done():
             await asyncio.wait([pending])
@@ -198,6 +220,7 @@ class MessageWriter:
             _fail(failed, exc)
             if isinstance(failed, _Ack):
                 log.warning("acknowledgement not stored: %s", exc)
+                self._ack_done(failed)
                 if self._acks.get((failed.owner, failed.resource)) is failed.done:
                     del self._acks[(failed.owner, failed.resource)]
             return
@@ -213,6 +236,7 @@ class MessageWriter:
         for job in batch:
             if isinstance(job, _Ack):
                 _resolve(job.done, None)
+                self._ack_done(job)
                 if self._acks.get((job.owner, job.resource)) is job.done:
                     del self._acks[(job.owner, job.resource)]
 

@@ -130,7 +130,7 @@ class SqlMessageStore:
             hit = self._cache.pull(owner, resource, queue, after, limit, rows_owner, skip)
             if hit is not None:
                 return hit
-        await self._writer.settled(owner, resource)
+        await self._writer.settled(owner, resource, queue, after)
         params = {
             "rows_owner": rows_owner,
             "owner": owner,

@@ -6,7 +6,11 @@
   BEGIN IMMEDIATE, every step, COMMIT — runs on one dedicated ``sqlite3`` connection in one
   ``run_in_executor`` call, with the statements compiled once to SQLite SQL. Reads keep
   using the engine's pool (WAL: they see each commit).
-- ``EngineExecutor``: PostgreSQL (and in-memory SQLite): the steps run on an
+- ``PostgresExecutor``: PostgreSQL. Through SQLAlchemy each statement costs ~0.3 ms of
+  Python (compile cache lookup, greenlet hop, result wrapping) on a slow core, and a commit
+  is 6-8 statements; here one dedicated asyncpg connection runs the statements compiled
+  once to PostgreSQL SQL, rows of a step in one pipelined ``executemany``.
+- ``EngineExecutor``: anything else (in-memory SQLite): the steps run on an
   ``AsyncConnection`` of the engine, one transaction per batch.
 
 Both advance the transaction to its first statement before touching the database: outside
@@ -21,7 +25,9 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, Protocol, cast
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
@@ -30,7 +36,14 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from ..engine import SQLITE_PRAGMAS
 from .write_batch import STATEMENTS, Sql, Step, Transaction, Want, Written
 
-__all__ = ["EngineExecutor", "Executor", "SqliteFileExecutor", "executor_for", "sqlite_path"]
+__all__ = [
+    "EngineExecutor",
+    "Executor",
+    "PostgresExecutor",
+    "SqliteFileExecutor",
+    "executor_for",
+    "sqlite_path",
+]
 
 _DIALECT: Final = sqlite.dialect(paramstyle="named")
 
@@ -55,6 +68,8 @@ def sqlite_path(url: str | URL) -> str | None:
 
 
 def executor_for(engine: AsyncEngine, *, direct: bool = True) -> Executor:
+    if direct and engine.dialect.name == "postgresql":
+        return PostgresExecutor(engine.url)
     path = sqlite_path(engine.url) if direct else None
     return SqliteFileExecutor(path) if path is not None else EngineExecutor(engine)
 
@@ -151,6 +166,68 @@ def _drive(conn: sqlite3.Connection, tx: Transaction, step: Step) -> Written:
         except StopIteration as stop:
             written: Written = stop.value
             return written
+
+
+def _compile_postgres() -> dict[Sql, tuple[str, tuple[str, ...]]]:
+    """SQL text per statement, and the bind names in ``$n`` order."""
+    dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
+    out = {}
+    for sql, stmt in STATEMENTS["postgresql"].items():
+        compiled = cast(SQLCompiler, cast(ClauseElement, stmt).compile(dialect=dialect))
+        names = tuple(dict.fromkeys(compiled.positiontup or ()))
+        out[sql] = (str(compiled), names)
+    return out
+
+
+_POSTGRES: Final = _compile_postgres()
+
+
+class PostgresExecutor:
+    """One asyncpg connection, owned by the writer (its only user); reopened if lost."""
+
+    def __init__(self, url: URL) -> None:
+        self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._conn: asyncpg.Connection | None = None
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self._dsn, timeout=30)
+        return self._conn
+
+    async def run(self, tx: Transaction) -> Written:
+        try:
+            step = next(tx)
+        except StopIteration as stop:
+            written: Written = stop.value
+            return written
+        try:
+            conn = await self._connection()
+            async with conn.transaction():
+                while True:
+                    sql, names = _POSTGRES[step.sql]
+                    params = step.params
+                    value: Any = None
+                    if isinstance(params, list):
+                        await conn.executemany(sql, [tuple(p[n] for n in names) for p in params])
+                    elif step.want is Want.SCALAR:
+                        value = await conn.fetchval(sql, *(params[n] for n in names))
+                    else:
+                        status = await conn.execute(sql, *(params[n] for n in names))
+                        if step.want is Want.ROWCOUNT:
+                            value = int(status.rsplit(" ", 1)[-1])
+                    try:
+                        step = tx.send(value)
+                    except StopIteration as stop:
+                        written = stop.value
+                        break
+        finally:
+            tx.close()
+        return written
+
+    async def aclose(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            await conn.close(timeout=5)
 
 
 class EngineExecutor:
