@@ -25,6 +25,7 @@ from kibitz.server.domain.ports import Clock
 from ..schema import cursors, devices, inbox, messages, queues, users
 from .message_cache import MessageCache
 from .message_writer import MessageWriter
+from .pg_reads import PgReads
 
 __all__ = ["SqlMessageStore"]
 
@@ -48,15 +49,24 @@ class SqlMessageStore:
         self._writer = MessageWriter(
             engine, ids, clock, self._cache, max_batch=max_batch, shared=shared
         )
+        self._pg = (
+            PgReads(engine.url, {"pull": _PULL, "unread": _UNREAD, "cursors": _CURSORS})
+            if engine.dialect.name == "postgresql"
+            else None
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self._pg is not None:
+            await self._pg.start()
         await self._writer.start()
 
     async def aclose(self) -> None:
         """Write everything already queued, then stop."""
         await self._writer.aclose()
+        if self._pg is not None:
+            await self._pg.aclose()
 
     # -- writes --------------------------------------------------------------------------
 
@@ -78,9 +88,13 @@ class SqlMessageStore:
     async def online(self, owner: str, resource: str) -> dict[str, int]:
         """A device logged in on this node: its cursors, kept in memory until it leaves."""
         await self._writer.settled(owner, resource)
-        async with self._engine.connect() as conn:
-            rows = await conn.execute(_CURSORS, {"owner": owner, "resource": resource})
-            known = {row[0]: int(row[1]) for row in rows}
+        params = {"owner": owner, "resource": resource}
+        if self._pg is not None:
+            known = {r[0]: int(r[1]) for r in await self._pg.fetch("cursors", params)}
+        else:
+            async with self._engine.connect() as conn:
+                rows = await conn.execute(_CURSORS, params)
+                known = {row[0]: int(row[1]) for row in rows}
         if self._cache is not None:
             self._cache.load_cursors(owner, resource, known)
         return known
@@ -103,6 +117,9 @@ class SqlMessageStore:
     ) -> list[QueueCount]:
         await self._writer.settled(owner, resource)
         params = {"owner": owner, "resource": resource}
+        if self._pg is not None and not conversations:
+            found = await self._pg.fetch("unread", params)
+            return [QueueCount(queue=r[0], count=int(r[1]), last_id=int(r[2])) for r in found]
         async with self._engine.connect() as conn:
             rows = (await conn.execute(_UNREAD, params)).all()
             if conversations:
@@ -140,6 +157,8 @@ class SqlMessageStore:
             "after": after,
             "limit": limit,
         }
+        if self._pg is not None:
+            return [(int(r[0]), bytes(r[1])) for r in await self._pg.fetch("pull", params)]
         async with self._engine.connect() as conn:
             return [(int(r[0]), bytes(r[1])) for r in await conn.execute(_PULL, params)]
 
