@@ -8,7 +8,6 @@ there) and KIBITZ_TEST_REDIS_URL; skips with the reason otherwise (``.ci/run`` s
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -20,54 +19,26 @@ from pathlib import Path
 
 import pytest
 
+from tests.cluster.conftest import PG_URL, REDIS_URL, admin_db, unavailable
+
 from .test_smoke import TINY
-
-PG_URL = os.environ.get("KIBITZ_TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("KIBITZ_TEST_REDIS_URL")
-
-
-def _unavailable() -> str | None:
-    if not PG_URL:
-        return "PostgreSQL not configured (set KIBITZ_TEST_DATABASE_URL; .ci/run does)"
-    if not REDIS_URL:
-        return "Redis not configured (set KIBITZ_TEST_REDIS_URL; .ci/run does)"
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
-    except Exception as exc:
-        return f"Redis at {REDIS_URL} does not answer: {exc}"
-    return None
-
-
-def _admin(sql: str) -> None:
-    import asyncpg
-
-    async def run() -> None:
-        conn = await asyncpg.connect(PG_URL, timeout=10)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
 
 
 @pytest.fixture
 def empty_database() -> Iterator[str]:
     """A fresh, empty database next to KIBITZ_TEST_DATABASE_URL's: the bench creates its
     tables (the first node's ``app create`` migrates)."""
-    reason = _unavailable()
+    reason = unavailable()
     if reason:
         pytest.skip(f"cluster bench: {reason}")
     assert PG_URL is not None
     name = f"kibitz_bench_{uuid.uuid4().hex[:10]}"
     try:
-        _admin(f"CREATE DATABASE {name}")
+        admin_db(f"CREATE DATABASE {name}")
     except Exception as exc:
         pytest.skip(f"cluster bench: PostgreSQL at {PG_URL} refused CREATE DATABASE: {exc}")
     yield f"{PG_URL.rsplit('/', 1)[0]}/{name}"
-    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin_db(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _pinning() -> list[str]:

@@ -38,7 +38,7 @@ def unavailable() -> str | None:
     return None
 
 
-def _admin_db(sql: str) -> None:
+def admin_db(sql: str) -> None:
     import asyncio
 
     import asyncpg
@@ -111,7 +111,7 @@ def make_cluster(root: Path, size: int, **settings: str) -> Cluster:
         pytest.skip(f"cluster lane: {reason}")
     assert PG_URL is not None and REDIS_URL is not None
     name = f"kibitz_cluster_{uuid.uuid4().hex[:10]}"
-    _admin_db(f"CREATE DATABASE {name}")
+    admin_db(f"CREATE DATABASE {name}")
     base = PG_URL.rsplit("/", 1)[0]
     env = {
         "KIBITZ_REDIS_URL": REDIS_URL,
@@ -140,7 +140,7 @@ def make_cluster(root: Path, size: int, **settings: str) -> Cluster:
 
 def drop_cluster(cluster: Cluster) -> None:
     cluster.stop()
-    _admin_db(f"DROP DATABASE IF EXISTS {cluster.db_name} WITH (FORCE)")
+    admin_db(f"DROP DATABASE IF EXISTS {cluster.db_name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ __all__ = ["build_services", "create_app"]
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Wire the domain to its adapters. Nothing touches the network or disk yet."""
     clock = clock or SystemClock()
-    engine = create_engine(settings.resolved_database_url())
+    engine = create_engine(settings.resolved_database_url(), settings.database_pool_size)
     cluster = build_cluster(settings)  # one node (memory) or many (Redis)
     bus = cluster.bus
     sessions = SessionRegistry()

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     redis_prefix: str = "kibitz:"
     public_url: str | None = None  # how clients reach this node (server.json); default host:port
     lease_ttl_s: float = Field(default=15.0, ge=1.0, le=60.0)
+    redis_pool_size: int = Field(default=32, ge=2, le=1024)
+    # PostgreSQL connections per node: this many for REST and logins (and as many again in
+    # bursts), this many for the hot reads, one for the writer. N nodes need
+    # max_connections ≥ N × (3 × database_pool_size + 1) on the server (default 100).
+    database_pool_size: int = Field(default=8, ge=1, le=100)
 
     # REST
     max_body_bytes: int = Field(default=MIB, ge=1024)

@@ -138,12 +138,16 @@ class RedisDirectory:
     def _key(self, app_pk: str, username: str) -> str:
         return f"{self._prefix}dev:{app_pk}:{username}"
 
-    async def _alive(self, entries: dict[str, LiveDevice]) -> dict[str, LiveDevice]:
-        """The entries whose node still holds the lease they were made under."""
+    async def _alive(
+        self, entries: dict[str, LiveDevice], via: Any = None
+    ) -> dict[str, LiveDevice]:
+        """The entries whose node still holds the lease they were made under (``via``: a
+        pipeline in WATCH mode, so an admission holds one connection, not two)."""
         nodes = sorted({d.node for d in entries.values()})
         if not nodes:
             return {}
-        epochs = _epochs(await self._redis.mget([self._lease.key(n) for n in nodes]))
+        client = self._redis if via is None else via
+        epochs = _epochs(await client.mget([self._lease.key(n) for n in nodes]))
         current = dict(zip(nodes, epochs, strict=True))
         return {r: d for r, d in entries.items() if current.get(d.node) == d.epoch}
 
@@ -167,7 +171,7 @@ class RedisDirectory:
                 try:
                     await pipe.watch(key)
                     entries = self._decode(await pipe.hgetall(key))
-                    live = await self._alive(entries)
+                    live = await self._alive(entries, via=pipe)
                     decision = admit(max_devices, list(live), device.resource)
                     replaced = live.get(decision.replaces) if decision.replaces else None
                     kicked = tuple(live[r] for r in decision.kicks if r in live)

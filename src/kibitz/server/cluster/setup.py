@@ -8,7 +8,7 @@ import os
 import signal
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from kibitz.protocol import IdGenerator
 from kibitz.server.bus.local import LocalBus
@@ -37,6 +37,7 @@ class Cluster:
     nodes: NodeList
     lease: NodeLease | None = None
     redis: Redis | None = None
+    bus_redis: Redis | None = None
 
     @property
     def shared(self) -> bool:
@@ -58,17 +59,32 @@ class Cluster:
             await self.bus.aclose()
         if self.lease is not None:
             await self.lease.release()
-        if self.redis is not None:
-            await self.redis.aclose()
+        for client in (self.redis, self.bus_redis):
+            if client is not None:
+                await client.aclose()
 
 
 def build_cluster(settings: Settings) -> Cluster:
     if not settings.redis_url:
         me = NodeInfo(settings.node_id, settings.advertised_url())
         return Cluster(LocalBus(), LocalDirectory(), LocalNodes(me))
-    redis = Redis.from_url(
-        settings.redis_url, socket_timeout=10.0, socket_connect_timeout=5.0, health_check_interval=5
-    )
+
+    # A blocking pool: a burst of logins waits for a connection instead of failing with
+    # "too many connections"; the bus has a pool of its own, so no burst can starve it.
+    def client(size: int) -> Redis:
+        assert settings.redis_url is not None
+        pool = BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=size,
+            timeout=10.0,
+            socket_timeout=10.0,
+            socket_connect_timeout=5.0,
+            health_check_interval=5,
+        )
+        return Redis(connection_pool=pool)
+
+    redis = client(settings.redis_pool_size)
+    bus_redis = client(4)
     prefix = settings.redis_prefix
     lease = NodeLease(
         redis,
@@ -78,9 +94,10 @@ def build_cluster(settings: Settings) -> Cluster:
         on_lost=_stop_process,
     )
     return Cluster(
-        RedisBus(redis, prefix + "bus"),
+        RedisBus(bus_redis, prefix + "bus"),
         RedisDirectory(redis, prefix, lease),
         RedisNodes(redis, lease),
         lease,
         redis,
+        bus_redis,
     )

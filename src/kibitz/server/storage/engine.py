@@ -25,8 +25,9 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """Build the engine; for SQLite, create the parent folder and set the pragmas."""
+def create_engine(url: str, pool_size: int = 8) -> AsyncEngine:
+    """Build the engine; for SQLite, create the parent folder and set the pragmas.
+    ``pool_size``: PostgreSQL connections kept (as many again in bursts)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -45,4 +46,6 @@ def create_engine(url: str) -> AsyncEngine:
         return engine
     # No pre-ping: it doubles the round trips of every read (a pull is one query). A
     # connection that died with the server fails once; SQLAlchemy then drops the pool.
-    return create_async_engine(url, pool_size=20, max_overflow=20, pool_recycle=3600)
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600, pool_timeout=30
+    )

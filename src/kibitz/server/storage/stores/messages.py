@@ -50,7 +50,11 @@ class SqlMessageStore:
             engine, ids, clock, self._cache, max_batch=max_batch, shared=shared
         )
         self._pg = (
-            PgReads(engine.url, {"pull": _PULL, "unread": _UNREAD, "cursors": _CURSORS})
+            PgReads(
+                engine.url,
+                {"pull": _PULL, "unread": _UNREAD, "cursors": _CURSORS},
+                max_size=engine.pool.size() if hasattr(engine.pool, "size") else 8,
+            )
             if engine.dialect.name == "postgresql"
             else None
         )

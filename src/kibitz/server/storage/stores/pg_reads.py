@@ -22,7 +22,9 @@ __all__ = ["PgReads"]
 
 
 class PgReads:
-    def __init__(self, url: URL, statements: Mapping[str, ClauseElement]) -> None:
+    def __init__(
+        self, url: URL, statements: Mapping[str, ClauseElement], max_size: int = 8
+    ) -> None:
         self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
         # Per statement: its SQL, its bind names in ``$n`` order, and the values of the binds
@@ -34,11 +36,12 @@ class PgReads:
             fixed = {n: b.value for n, b in compiled.binds.items() if n in names and not b.required}
             self._sql[name] = (str(compiled), names, fixed)
         self._pool: Any = None
+        self._max_size = max_size
 
     async def start(self) -> None:
         if self._pool is None:
             self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=20, timeout=30, command_timeout=30
+                self._dsn, min_size=1, max_size=self._max_size, timeout=30, command_timeout=30
             )
 
     async def fetch(self, name: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:

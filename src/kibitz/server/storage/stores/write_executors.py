@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, Protocol, cast
 
@@ -168,6 +169,23 @@ def _drive(conn: sqlite3.Connection, tx: Transaction, step: Step) -> Written:
             return written
 
 
+async def _drive_async(
+    tx: Transaction, step: Step, execute: Callable[[Step], Awaitable[Any]]
+) -> Written:
+    """Feed each step's result back into the transaction until it returns what it wrote;
+    the transaction is closed whatever happens (the caller's ``with`` rolls back)."""
+    try:
+        while True:
+            value = await execute(step)
+            try:
+                step = tx.send(value)
+            except StopIteration as stop:
+                written: Written = stop.value
+                return written
+    finally:
+        tx.close()
+
+
 def _compile_postgres() -> dict[Sql, tuple[str, tuple[str, ...]]]:
     """SQL text per statement, and the bind names in ``$n`` order."""
     dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
@@ -202,27 +220,23 @@ class PostgresExecutor:
             return written
         try:
             conn = await self._connection()
-            async with conn.transaction():
-                while True:
-                    sql, names = _POSTGRES[step.sql]
-                    params = step.params
-                    value: Any = None
-                    if isinstance(params, list):
-                        await conn.executemany(sql, [tuple(p[n] for n in names) for p in params])
-                    elif step.want is Want.SCALAR:
-                        value = await conn.fetchval(sql, *(params[n] for n in names))
-                    else:
-                        status = await conn.execute(sql, *(params[n] for n in names))
-                        if step.want is Want.ROWCOUNT:
-                            value = int(status.rsplit(" ", 1)[-1])
-                    try:
-                        step = tx.send(value)
-                    except StopIteration as stop:
-                        written = stop.value
-                        break
-        finally:
+        except BaseException:
             tx.close()
-        return written
+            raise
+
+        async def execute(step: Step) -> Any:
+            sql, names = _POSTGRES[step.sql]
+            params = step.params
+            if isinstance(params, list):
+                await conn.executemany(sql, [tuple(p[n] for n in names) for p in params])
+                return None
+            if step.want is Want.SCALAR:
+                return await conn.fetchval(sql, *(params[n] for n in names))
+            status = await conn.execute(sql, *(params[n] for n in names))
+            return int(status.rsplit(" ", 1)[-1]) if step.want is Want.ROWCOUNT else None
+
+        async with conn.transaction():
+            return await _drive_async(tx, step, execute)
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None
@@ -247,21 +261,16 @@ class EngineExecutor:
             return written
         try:
             async with self._engine.begin() as conn:
-                while True:
+
+                async def execute(step: Step) -> Any:
                     result = await conn.execute(self._statements[step.sql], step.params)
-                    value: Any = None
                     if step.want is Want.ROWCOUNT:
-                        value = result.rowcount
-                    elif step.want is Want.SCALAR:
-                        value = result.scalar()
-                    try:
-                        step = tx.send(value)
-                    except StopIteration as stop:
-                        written = stop.value
-                        break
+                        return result.rowcount
+                    return result.scalar() if step.want is Want.SCALAR else None
+
+                return await _drive_async(tx, step, execute)
         finally:
             tx.close()
-        return written
 
     async def aclose(self) -> None:
         return None
