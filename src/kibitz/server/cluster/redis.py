@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -138,17 +138,21 @@ class RedisDirectory:
     def _key(self, app_pk: str, username: str) -> str:
         return f"{self._prefix}dev:{app_pk}:{username}"
 
-    async def _alive(
-        self, entries: dict[str, LiveDevice], via: Any = None
-    ) -> dict[str, LiveDevice]:
-        """The entries whose node still holds the lease they were made under (``via``: a
+    async def _epochs_of(self, devices: Iterable[LiveDevice], via: Any = None) -> dict[int, str]:
+        """node → the epoch its lease holds now, for the nodes of ``devices`` (``via``: a
         pipeline in WATCH mode, so an admission holds one connection, not two)."""
-        nodes = sorted({d.node for d in entries.values()})
+        nodes = sorted({d.node for d in devices})
         if not nodes:
             return {}
         client = self._redis if via is None else via
         epochs = _epochs(await client.mget([self._lease.key(n) for n in nodes]))
-        current = dict(zip(nodes, epochs, strict=True))
+        return {n: e for n, e in zip(nodes, epochs, strict=True) if e is not None}
+
+    async def _alive(
+        self, entries: dict[str, LiveDevice], via: Any = None
+    ) -> dict[str, LiveDevice]:
+        """The entries whose node still holds the lease they were made under."""
+        current = await self._epochs_of(entries.values(), via)
         return {r: d for r, d in entries.items() if current.get(d.node) == d.epoch}
 
     @staticmethod
@@ -225,11 +229,12 @@ class RedisDirectory:
                 pipe.hgetall(self._key(app_pk, name))
             raws = await pipe.execute()
         per_user = [self._decode(raw) for raw in raws]
-        merged = {
-            f"{i}\x00{r}": d for i, entries in enumerate(per_user) for r, d in entries.items()
+        current = await self._epochs_of(d for entries in per_user for d in entries.values())
+        return {
+            name
+            for name, entries in zip(names, per_user, strict=True)
+            if any(current.get(d.node) == d.epoch for d in entries.values())
         }
-        alive = await self._alive(merged)
-        return {names[int(k.split("\x00", 1)[0])] for k in alive}
 
     async def forget_node(self, node: int) -> None:
         """Our devices stop counting as soon as the lease is gone: release it."""

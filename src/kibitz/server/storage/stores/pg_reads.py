@@ -18,23 +18,33 @@ from sqlalchemy.engine import URL
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["PgReads"]
+__all__ = ["PgReads", "asyncpg_dsn", "compile_for_asyncpg"]
+
+
+def asyncpg_dsn(url: URL) -> str:
+    """The engine's URL as a plain ``postgresql://`` DSN for asyncpg."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def compile_for_asyncpg(stmt: ClauseElement) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """A statement compiled once to PostgreSQL SQL: its text, its bind names in ``$n``
+    order, and the values of the binds it carries itself (literals such as the 0 of a
+    coalesce)."""
+    compiled = cast(SQLCompiler, stmt.compile(dialect=_DIALECT))
+    names = tuple(dict.fromkeys(compiled.positiontup or ()))
+    fixed = {n: b.value for n, b in compiled.binds.items() if n in names and not b.required}
+    return str(compiled), names, fixed
+
+
+_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 
 
 class PgReads:
     def __init__(
         self, url: URL, statements: Mapping[str, ClauseElement], max_size: int = 8
     ) -> None:
-        self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
-        # Per statement: its SQL, its bind names in ``$n`` order, and the values of the binds
-        # it carries itself (literals such as the 0 of a coalesce).
-        self._sql: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
-        for name, stmt in statements.items():
-            compiled = cast(SQLCompiler, stmt.compile(dialect=dialect))
-            names = tuple(dict.fromkeys(compiled.positiontup or ()))
-            fixed = {n: b.value for n, b in compiled.binds.items() if n in names and not b.required}
-            self._sql[name] = (str(compiled), names, fixed)
+        self._dsn = asyncpg_dsn(url)
+        self._sql = {name: compile_for_asyncpg(stmt) for name, stmt in statements.items()}
         self._pool: Any = None
         self._max_size = max_size
 

@@ -28,13 +28,13 @@ from typing import Any, Final, Protocol, cast
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from ..engine import SQLITE_PRAGMAS
+from .pg_reads import asyncpg_dsn, compile_for_asyncpg
 from .write_batch import STATEMENTS, Sql, Step, Transaction, Want, Written
 
 __all__ = [
@@ -187,13 +187,13 @@ async def _drive_async(
 
 
 def _compile_postgres() -> dict[Sql, tuple[str, tuple[str, ...]]]:
-    """SQL text per statement, and the bind names in ``$n`` order."""
-    dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
+    """SQL text per statement, and the bind names in ``$n`` order (the writer's
+    statements carry no literal binds of their own)."""
     out = {}
     for sql, stmt in STATEMENTS["postgresql"].items():
-        compiled = cast(SQLCompiler, cast(ClauseElement, stmt).compile(dialect=dialect))
-        names = tuple(dict.fromkeys(compiled.positiontup or ()))
-        out[sql] = (str(compiled), names)
+        text, names, fixed = compile_for_asyncpg(cast(ClauseElement, stmt))
+        assert not fixed, f"{sql}: literal binds are not passed by PostgresExecutor"
+        out[sql] = (text, names)
     return out
 
 
@@ -204,7 +204,7 @@ class PostgresExecutor:
     """One asyncpg connection, owned by the writer (its only user); reopened if lost."""
 
     def __init__(self, url: URL) -> None:
-        self._dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._dsn = asyncpg_dsn(url)
         self._conn: asyncpg.Connection | None = None
 
     async def _connection(self) -> asyncpg.Connection:
