@@ -1,6 +1,5 @@
-"""Fan-out of notices between the node that stores a message and the nodes holding the
-recipients' sessions. ``LocalBus`` is the single-node case; a broker-backed bus implements
-the same ``publish`` and calls ``deliver`` on each node's registry for what it receives."""
+"""The event bus (``domain.events.EventBus``) between the node where something happens and
+the nodes it concerns: ``LocalBus`` for one node, ``redis.RedisBus`` for a cluster."""
 
 from __future__ import annotations
 

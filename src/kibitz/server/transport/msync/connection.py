@@ -146,17 +146,6 @@ class Connection:
     def closing(self) -> bool:
         return self._closing
 
-    def describe(self) -> dict[str, str]:
-        """The device as Easemob's REST lists it."""
-        login = self.login
-        if login is None:
-            return {}
-        return {
-            "res": login.resource,
-            "device_uuid": login.device_uuid,
-            "device_name": login.device_name,
-        }
-
     def transition(self, new: ConnState) -> None:
         if new not in _ALLOWED[self.state]:
             raise IllegalTransition(f"{self.state.value} → {new.value}")
