@@ -92,6 +92,7 @@ def serve(
     host/port, all with the same two URLs."""
     import uvicorn
 
+    from kibitz.server.logs import configure_logging
     from kibitz.server.serving import uvicorn_config
 
     settings = _settings(
@@ -106,6 +107,7 @@ def serve(
         click.echo(json.dumps(app_json(app), indent=2))
         sys.stdout.flush()
 
+    configure_logging(settings.log_level)
     asgi = create_app(settings, on_default_app=announce)
     config = uvicorn_config(asgi, settings)
     # uvicorn drains on SIGTERM, then re-raises the signal, which would end the process

@@ -17,6 +17,8 @@ from google.protobuf.message import DecodeError, Message
 
 from . import msync_pb2 as pb
 from ._errors import ChatError, ErrorCode
+from ._json import JsonError
+from ._json import loads as json_loads
 
 __all__ = [
     "GROUP_DOMAIN",
@@ -175,8 +177,8 @@ def ext_from_keyvalues(kvs: Iterable[pb.KeyValue]) -> dict[str, object]:
             value = kv.double_value
         elif kv.type == pb.KeyValue.JSON_STRING:
             try:
-                value = json.loads(kv.string_value)
-            except ValueError:
+                value = json_loads(kv.string_value)
+            except JsonError:
                 value = kv.string_value
         else:
             which = kv.WhichOneof("value")

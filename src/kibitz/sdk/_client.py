@@ -47,7 +47,7 @@ __all__ = ["ChatClient", "backoff_delay"]
 
 log = logging.getLogger("kibitz.sdk")
 
-USERNAME_RE: Final = re.compile(r"^[a-z0-9_.-]{1,64}$")  # Agora's rule for user ids
+USERNAME_RE: Final = re.compile(r"^(?!\.+\Z)[a-z0-9_.-]{1,64}\Z")  # Agora's rule; never only dots
 RETRYABLE: Final = frozenset(
     {
         ErrorCode.NETWORK_ERROR,

@@ -35,6 +35,7 @@ from .transport.msync.endpoint import GatewayMiddleware, gateway_route
 from .transport.msync.gateway import Gateway
 from .transport.msync.registry import SessionRegistry
 from .transport.rest import register_rest
+from .transport.rest.http import http_protocol
 
 __all__ = ["build_services", "create_app"]
 
@@ -129,6 +130,7 @@ def create_app(
         return {"status": "ok"}
 
     register_rest(app)
+    app.state.http_protocol = http_protocol(services.clock.now_ms)  # serving.uvicorn_config
     # The msync gateway, built once: the ASGI ways in below, and the raw socket protocol
     # that serving.uvicorn_config installs (kibitz serve and the tests).
     gateway = app.state.gateway = Gateway(services)

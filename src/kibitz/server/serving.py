@@ -31,6 +31,9 @@ def uvicorn_config(app: Starlette, settings: Settings, **overrides: Any) -> uvic
         "lifespan": "on",
         "timeout_graceful_shutdown": 10,
     }
+    http = getattr(app.state, "http_protocol", None)  # set by create_app
+    if http is not None:
+        options["http"] = http  # httptools, with Agora's JSON body for unparsable requests
     if "ws" not in overrides:
         gateway: Gateway = app.state.gateway  # set by create_app
         options["ws"] = gateway.ws_protocol  # /websocket on the raw socket (msync/rawws.py)

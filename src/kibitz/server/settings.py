@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     provision_timeout_s: float = Field(default=10.0, gt=0)
     idle_timeout_s: float = Field(default=75.0, gt=0)
     send_queue_frames: int = Field(default=1024, ge=8)
+    # ...and bytes: 1,024 pull answers of 100 messages each would otherwise be ~500 MB
+    send_queue_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
     max_frame_bytes: int = Field(default=256 * 1024, ge=1024)
     sync_batch_size: int = Field(default=100, ge=1, le=1000)
 

@@ -16,7 +16,9 @@ from .ports import Clock, PasswordHasher, SessionControl, UserStore
 
 __all__ = ["AccountService", "NewUser", "RegisterResult", "validate_username"]
 
-USERNAME_RE: Final = re.compile(r"^[a-z0-9_.-]{1,64}$")
+# Agora: letters, digits, "_", "-", "."; never only dots ("." and ".." are URL path
+# segments: "/users/../status" must not name a user), and no trailing newline ("$" allows one).
+USERNAME_RE: Final = re.compile(r"^(?!\.+\Z)[a-z0-9_.-]{1,64}\Z")
 MAX_PASSWORD_BYTES: Final = 64
 MAX_BATCH: Final = 60
 

@@ -13,12 +13,17 @@ empty batch, and its acknowledgements are not written).
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Final, Protocol
+
+from kibitz.protocol import ChatError, ErrorCode
 
 from .conversations import Conversations, NoConversations, is_conversation_queue
 from .messaging import Device, MessageStore, QueueCount
 
-__all__ = ["DeviceCounts", "SyncService"]
+__all__ = ["MAX_KEY", "DeviceCounts", "SyncService"]
+
+# Message ids are signed 64-bit in storage: a key past this names no message ever stored.
+MAX_KEY: Final = 2**63 - 1
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +83,11 @@ class SyncService:
 
     async def ack(self, owner: str, resource: str, queue: str, key: int) -> None:
         """Everything ≤ ``key`` in ``queue`` reached the device. A failure to store it is
-        logged, not raised: the device then sees those messages again, it loses none."""
+        logged, not raised: the device then sees those messages again, it loses none.
+        A key no message can have is refused (MESSAGE_INVALID) before it reaches storage,
+        where it would fail the whole group commit it shares with other users' writes."""
+        if not 0 <= key <= MAX_KEY:
+            raise ChatError(ErrorCode.MESSAGE_INVALID, "no message has that key")
         if is_conversation_queue(queue) and await self._rows_owner(owner, queue) is None:
             return  # not a member: no cursor for a queue it cannot read
         try:

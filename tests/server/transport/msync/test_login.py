@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kibitz.protocol._msync import pb
+from kibitz.protocol._msync import USER_DOMAIN, jid, pb
 from kibitz.server.domain import accesstoken2
 from kibitz.server.domain.clock import SystemClock
 
@@ -154,3 +154,19 @@ async def test_the_plain_starlette_route_serves_too(gateway: Gateway) -> None:
     finally:
         server.should_exit = True
         await task
+
+
+async def test_a_deeply_nested_json_auth_token_is_a_refused_login(gateway: Gateway) -> None:
+    """It used to raise RecursionError past the decoder and close the socket with 1011."""
+    await gateway.user("alice")
+    c = await gateway.client()
+    prov = pb.Provision(resource="r1", auth_token="[" * 5_000 + "]" * 5_000)
+    msync = pb.MSync(
+        command=pb.MSync.PROVISION,
+        guid=jid(c.app_key, "alice", USER_DOMAIN, "r1"),
+        payload=prov.SerializeToString(),
+    )
+    await c.send_raw(msync.SerializeToString())
+    reply = await c.expect(lambda f: f.msync.command == pb.MSync.PROVISION)
+    assert reply.inner.status.error_code != pb.Status.OK
+    assert await c.closed() == 1000

@@ -147,3 +147,20 @@ async def test_a_notice_during_a_pull_is_sent_after_its_reply(
     assert decode_payload(pb.CommNotice, notice.payload).queue.name == "alice"
     await s.messaging.send(Sender(app, "alice", alice.id, "a1"), "bob", text_body("bob", "y"))
     assert len(conn._outbox) == 2  # one notice outstanding per queue until it is pulled
+
+
+@pytest.mark.parametrize("key", [2**63, 2**64 - 1])
+async def test_an_ack_key_no_message_can_have_is_refused(gateway: Gateway, key: int) -> None:
+    """It used to reach the shared group commit, fail it (close 1011, a traceback) and slow
+    every other user's sends while the batch was retried job by job."""
+    alice, bob = await gateway.user("alice"), await gateway.user("bob")
+    a = await gateway.client(alice)
+    b = await gateway.client(bob)
+    ul = pb.CommSyncUL(queue=jid(a.app_key, "bob"), key=key)
+    await a.send_raw(encode_frame(pb.MSync.SYNC, ul))
+    reply = await a.expect(lambda f: f.msync.command == pb.MSync.SYNC)
+    assert reply.inner.status.error_code == pb.Status.WRONG_PARAMETER
+    # the connection is fine, and so is everyone's writing
+    assert (await b.send_text("alice", "still here")).status.error_code == pb.Status.OK
+    assert [m.id for m in await a.pull("bob")] != []
+    assert gateway.services.sessions.count() == 2

@@ -197,7 +197,11 @@ _SHARED = (
 
 
 def _options(config: uvicorn.Config) -> dict[str, Any]:
-    return {name: getattr(config, name) for name in _SHARED}
+    """The options; ``http`` by the protocol it is built on (each app binds its own clock)."""
+    options = {name: getattr(config, name) for name in _SHARED}
+    if isinstance(options["http"], type):
+        options["http"] = options["http"].__mro__[1]
+    return options
 
 
 async def test_tests_serve_with_the_config_kibitz_serve_uses(

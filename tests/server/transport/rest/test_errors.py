@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -10,7 +12,7 @@ from starlette.requests import Request
 
 from kibitz.protocol import ChatError, ErrorCode
 from kibitz.server.transport.rest.errors import REST_ERRORS, chat_error_response
-from tests.conftest import AppHarness
+from tests.conftest import AppHarness, LiveServer
 
 from .support import assert_error, bearer
 
@@ -174,3 +176,28 @@ async def test_chat_errors_map_to_documented_statuses(harness: AppHarness) -> No
         response = chat_error_response(request, ChatError(code, "why"))
         assert response.status_code == status
         assert error.encode() in response.body and b'"why"' in response.body
+
+
+@pytest.mark.parametrize("path", ["/users", "/token", "/messages/users"])
+async def test_deeply_nested_json_is_json_parse(harness: AppHarness, path: str) -> None:
+    content = b"[" * 1_000 + b"]" * 1_000
+    err = assert_error(await _post_raw(harness, path, content), 400, "json_parse")
+    assert "nested deeper" in err["error_description"]
+
+
+def test_a_request_http_cannot_parse_gets_the_agora_body(live_server: LiveServer) -> None:
+    """uvicorn answers these itself, before any app code: a 100 KB request line, garbage."""
+    long_line = b"GET /health?x=" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    for request in (long_line, b"GARBAGE\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
+            sock.sendall(request)
+            raw = b""
+            while b"\r\n\r\n" not in raw or not raw.rstrip().endswith(b"}"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                raw += chunk
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400"), head
+        assert b"content-type: application/json" in head.lower()
+        assert json.loads(body)["error"] == "illegal_argument"

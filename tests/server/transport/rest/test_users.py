@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -419,3 +420,27 @@ async def test_user_tokens_are_refused_on_admin_routes(
     response = await h.http.request(method, h.base + path, json=body)
     assert_error(response, 401, "unauthorized")
     assert await h.services.accounts.find(h.app, "alice") is not None
+
+
+@pytest.mark.parametrize(
+    "position", ["99999999999999999999999", str(2**63), str(2**64), "-1", str(-(2**70))]
+)
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+async def test_a_cursor_past_any_position_is_illegal(
+    harness: AppHarness, position: str, method: str
+) -> None:
+    cursor = base64.urlsafe_b64encode(f"{position}:u".encode()).decode().rstrip("=")
+    response = await harness.http.request(
+        method, f"{harness.base}/users", params={"cursor": cursor}, headers=harness.admin_headers()
+    )
+    assert_error(response, 400, "illegal_argument")
+
+
+@pytest.mark.parametrize("name", [".", "..", "...", "alice\n"])
+async def test_path_like_usernames_are_refused(harness: AppHarness, name: str) -> None:
+    response = await harness.http.post(
+        f"{harness.base}/users",
+        json={"username": name, "password": "secret"},
+        headers=harness.admin_headers(),
+    )
+    assert_error(response, 400, "illegal_argument")

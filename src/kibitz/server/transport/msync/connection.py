@@ -46,6 +46,10 @@ _FLUSH_GRACE_S: Final = 2.0  # a closing connection's last frames get this long 
 # first), and a close it sees before that makes it reconnect instead of reporting the kick.
 _KICK_LINGER_S: Final = 0.5
 _MAX_SENDS_IN_FLIGHT: Final = 64
+# Frames waiting in the outbox after which the receive loop lets the send loop write before
+# it reads on: requests answered without I/O (an empty SYNC) never yield otherwise, and a
+# client pipelining a thousand of them would fill the outbox unread, like a slow consumer.
+_WRITE_BEFORE_READING_AT: Final = 32
 
 
 class ConnState(enum.Enum):
@@ -121,6 +125,7 @@ class Connection:
         self.login: Login | None = None
         self.acked: dict[str, int] = {}  # this device's cursors, as far as it told us
         self._outbox: deque[bytes | None] = deque()
+        self._outbox_bytes = 0
         self._wakeup = asyncio.Event()
         self._closed = asyncio.Event()
         self._closing = False
@@ -129,9 +134,11 @@ class Connection:
         self._close_reason = ""
         self._peer_gone = False
         self._tasks: asyncio.TaskGroup | None = None
+        self._started = False
         self._recv_task: asyncio.Task[None] | None = None
         self._send_task: asyncio.Task[None] | None = None
         self._send_slots = asyncio.Semaphore(_MAX_SENDS_IN_FLIGHT)
+        self._yield_at = min(_WRITE_BEFORE_READING_AT, settings.send_queue_frames // 2)
         self._pulling: str | None = None
         self._deferred_notice: bytes | None = None
         self._noticed: set[str] = set()
@@ -163,11 +170,14 @@ class Connection:
         messages wait in storage for its next login)."""
         if self._closing:
             return
-        if len(self._outbox) >= self._settings.send_queue_frames:
-            log.info("closing a slow consumer (%s)", self.resource or "not logged in")
+        settings = self._settings
+        if len(self._outbox) >= settings.send_queue_frames or (
+            self._outbox and self._outbox_bytes + len(frame) > settings.send_queue_bytes
+        ):
             self.close(Close.TRY_LATER, "send queue full", flush=False)
             return
         self._outbox.append(frame)
+        self._outbox_bytes += len(frame)
         self._wakeup.set()
 
     def notify(self, queue: str, frame: bytes) -> None:
@@ -230,6 +240,9 @@ class Connection:
         if self._closing:
             return
         self._closing = True
+        if reason and code != Close.GOING_AWAY:  # closed for a cause (not at shutdown)
+            who = f"{self.login.user.username}/{self.resource}" if self.login else "no login"
+            log.info("msync session closed: %s (close %d, %s)", reason, code, who)
         self._linger_s = linger_s
         self._close_code, self._close_reason = code, reason
         self._leave()
@@ -239,6 +252,7 @@ class Connection:
         if flush:
             if last is not None:
                 self._outbox.append(last)
+                self._outbox_bytes += len(last)
             self._outbox.append(None)
             self._wakeup.set()
             asyncio.get_running_loop().call_later(_FLUSH_GRACE_S, self._stop_sending)
@@ -248,6 +262,10 @@ class Connection:
     def _stop_sending(self) -> None:
         if self._send_task is not None and not self._send_task.done():
             self._send_task.cancel()
+        # What was queued will never be sent: let it go now (a slow consumer's outbox can
+        # hold megabytes), not whenever the cyclic collector next looks at this object.
+        self._outbox.clear()
+        self._outbox_bytes = 0
 
     def _leave(self) -> None:
         if self.state is not ConnState.CLOSED:
@@ -256,7 +274,7 @@ class Connection:
             self._registry.remove(self.login.app.id, self.login.user.username, self)
 
     async def _wait_closed(self) -> None:
-        if self._recv_task is None:  # never ran (driven directly by tests): nothing to wait for
+        if not self._started:  # never ran (driven directly by tests): nothing to wait for
             return
         with suppress(TimeoutError):
             async with asyncio.timeout(_FLUSH_GRACE_S + 1):
@@ -286,6 +304,7 @@ class Connection:
     # -- the two loops ---------------------------------------------------------------------
 
     async def run(self) -> None:
+        self._started = True
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tasks = tg
@@ -294,8 +313,10 @@ class Connection:
         except Exception:
             log.exception("msync connection failed")
         finally:
-            self._tasks = None
+            self._tasks = self._recv_task = self._send_task = None  # no task ↔ self cycle
             self.close(Close.INTERNAL, "internal error", flush=False)
+            self._outbox.clear()
+            self._outbox_bytes = 0
             if self._on_close is not None:
                 self._on_close(self)
             if not self._peer_gone:
@@ -329,6 +350,8 @@ class Connection:
                 self.close(Close.NORMAL, flush=False)
                 return
             await self._handle(self, data)
+            if len(self._outbox) >= self._yield_at:
+                await asyncio.sleep(0)  # the send loop drains the outbox into the socket
 
     async def _send_loop(self) -> None:
         outbox, wakeup = self._outbox, self._wakeup
@@ -341,6 +364,7 @@ class Connection:
                 if self._linger_s:
                     await asyncio.sleep(self._linger_s)
                 return
+            self._outbox_bytes -= len(frame)
             try:
                 await self._socket.send(frame)
             except Exception:

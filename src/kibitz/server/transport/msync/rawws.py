@@ -33,6 +33,10 @@ __all__ = ["RawFrameSocket", "ws_protocol"]
 _PAUSE_AT: Final = 64  # unread frames before the socket stops reading
 _RESUME_AT: Final = 16
 _BINARY: Final = 0x2
+# A closing connection's buffered output gets this long to leave; then the TCP connection is
+# aborted. A peer that stopped reading never drains it, and ``transport.close()`` alone waits
+# for the buffer to empty, holding the socket, its descriptor and its bytes indefinitely.
+_DRAIN_S: Final = 2.0
 
 
 def _header(opcode: int, length: int) -> bytes:
@@ -63,6 +67,8 @@ class RawFrameSocket:
         self._writable.set()
         self._paused = False
         self._closed = False
+        self._gone = False  # the transport reported the connection lost
+        self._abort_timer: asyncio.TimerHandle | None = None
 
     # -- fed by the protocol -------------------------------------------------------------
 
@@ -81,8 +87,17 @@ class RawFrameSocket:
         else:
             self._writable.clear()
 
+    def transport_lost(self) -> None:
+        """The TCP connection is gone (``connection_lost``): nothing is left to abort."""
+        self._gone = True
+        if self._abort_timer is not None:
+            self._abort_timer.cancel()
+            self._abort_timer = None
+        self.lost()
+
     def lost(self) -> None:
         self._closed = True
+        self._out.clear()
         self._writable.set()  # a paused writer must not wait for a buffer that never drains
         self.deliver(None)
 
@@ -141,14 +156,26 @@ class RawFrameSocket:
         self.close_now(code, reason)
 
     def close_now(self, code: int, reason: str = "") -> None:
-        """Send the closing frame (after anything queued) and end the TCP connection."""
+        """Send the closing frame (after anything queued) and end the TCP connection: at
+        once (abort) when the peer is not reading, else once the output has left, within
+        ``_DRAIN_S``."""
         if self._closed:
             return
         payload = code.to_bytes(2, "big") + reason.encode()[:123]
         self._out.append(_header(0x8, len(payload)) + payload)
         self._flush()
         self._closed = True
+        if not self._writable.is_set():  # the buffer is past its high-water mark: not read
+            self._transport.abort()
+            return
         self._transport.close()
+        if not self._gone:
+            self._abort_timer = self._loop.call_later(_DRAIN_S, self._abort)
+
+    def _abort(self) -> None:
+        self._abort_timer = None
+        if not self._gone:
+            self._transport.abort()
 
     def pong(self, payload: bytes) -> None:
         if not self._closed:
@@ -195,7 +222,7 @@ class _MsyncProtocol(asyncio.Protocol):
             return
         self._server_state.connections.discard(self)
         if self._socket is not None:
-            self._socket.lost()
+            self._socket.transport_lost()
 
     def eof_received(self) -> bool | None:
         return self._other.eof_received() if self._other is not None else None

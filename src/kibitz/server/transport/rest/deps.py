@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Final, TypeVar, cast
 
 import jwt
-import msgspec
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
 from kibitz.protocol import ChatError, ErrorCode
+from kibitz.protocol._json import JsonError
+from kibitz.protocol._json import loads as json_loads
 from kibitz.server.domain import accesstoken2
 from kibitz.server.domain.auth import Principal
 from kibitz.server.domain.models import App
@@ -139,8 +140,8 @@ async def read_json(request: Request) -> Any:
             400, "illegal_argument", "The request needs a JSON body.", "IllegalArgumentException"
         )
     try:
-        return msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
+        return json_loads(body)
+    except JsonError as exc:
         raise RestError(
             400, "json_parse", f"Unexpected character. ({exc})", "JsonParseException"
         ) from exc

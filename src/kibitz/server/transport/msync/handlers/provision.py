@@ -8,11 +8,12 @@ they are, and the bus carries those kicks to their nodes.
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Final
 
 from kibitz.protocol import ChatError
+from kibitz.protocol._json import JsonError
+from kibitz.protocol._json import loads as json_loads
 from kibitz.protocol._msync import FrameError, decode_payload, pb
 from kibitz.server.domain.models import App, User
 from kibitz.server.domain.sessions import LiveDevice
@@ -35,8 +36,8 @@ def _token(frame: pb.MSync, prov: pb.Provision) -> str:
     candidates = [frame.auth, prov.auth]
     if prov.auth_token:
         try:
-            parsed = json.loads(prov.auth_token)
-        except ValueError:
+            parsed = json_loads(prov.auth_token)
+        except JsonError:
             parsed = None
         if isinstance(parsed, dict) and isinstance(parsed.get("token"), str):
             candidates.append(parsed["token"])

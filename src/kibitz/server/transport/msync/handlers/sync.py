@@ -6,6 +6,7 @@ service reads it for members, and answers anyone else with an empty batch."""
 
 from __future__ import annotations
 
+from kibitz.protocol import ChatError
 from kibitz.protocol._msync import GROUP_DOMAIN, FrameError, decode_payload, pb
 from kibitz.server.domain.accounts import USERNAME_RE
 from kibitz.server.domain.conversations import conversation_queue
@@ -52,8 +53,12 @@ async def _pull(ctx: Context, conn: Connection, ul: pb.CommSyncUL) -> None:
     conn.begin_pull(queue)
     try:
         if ul.key > conn.acked.get(queue, 0):
+            try:
+                await s.sync.ack(owner, resource, queue, ul.key)
+            except ChatError as exc:  # a key no message has
+                conn.send(sync_error_frame(pb.Status.WRONG_PARAMETER, exc.description))
+                return
             conn.acked[queue] = ul.key
-            await s.sync.ack(owner, resource, queue, ul.key)
         rows = await s.sync.pull(owner, resource, queue, conn.acked.get(queue, 0))
         conn.send(sync_batch_frame(app_key, queue, rows, s.clock.now_ms()))
     finally:

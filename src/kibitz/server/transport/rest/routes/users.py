@@ -64,9 +64,12 @@ def decode_cursor(cursor: str | None) -> tuple[int, str] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created, sep, user_id = raw.partition(":")
-        if not sep or not user_id:
+        position = int(created)
+        # The position is a creation time in ms: anything a SQL integer cannot hold (or
+        # before 1970) was never handed out.
+        if not sep or not user_id or not 0 <= position < 2**63:
             raise ValueError(raw)
-        return int(created), user_id
+        return position, user_id
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise _illegal("The cursor is not valid.") from exc
 
