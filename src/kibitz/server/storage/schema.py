@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -24,6 +25,8 @@ __all__ = [
     "apps",
     "cursors",
     "devices",
+    "group_members",
+    "groups",
     "id_floor",
     "inbox",
     "messages",
@@ -152,4 +155,44 @@ id_floor = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
     Column("last_id", BigInteger, nullable=False),
+)
+
+# -- groups (migration 0005) --------------------------------------------------------------
+# A group id is a snowflake id as a decimal string, unique across apps (its members and
+# its queue name it alone); ``seq`` is the same number as an integer, so a page of an
+# app's groups in id order is an index range. A group's inbox rows (owner ``g:{id}``) and
+# its queue's cursors reference nothing: ``SqlGroupStore.delete`` deletes them.
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_pk", String(36), ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("description", String(512), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("public", Boolean, nullable=False),
+    Column("approval", Boolean, nullable=False),
+    Column("allow_invites", Boolean, nullable=False),
+    Column("invite_need_confirm", Boolean, nullable=False),
+    Column("max_users", Integer, nullable=False),
+    Column("custom", Text, nullable=False),
+    Column("avatar", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("modified_ms", BigInteger, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("mute_all", Boolean, nullable=False),
+    Index("ix_groups_app_seq", "app_pk", "seq"),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", String(32), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("username", String(64), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(8), nullable=False),
+    Column("joined_ms", BigInteger, nullable=False),
+    Index("ix_group_members_user_id", "user_id"),
 )
