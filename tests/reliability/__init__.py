@@ -1,0 +1,1 @@
+"""The reliability lane: hostile clients and hard stops against a real ``kibitz serve``."""
