@@ -18,6 +18,7 @@ from .domain.apps import AppService
 from .domain.auth import AuthService
 from .domain.clock import SystemClock
 from .domain.events import KickDevices, Notice, UserChanged
+from .domain.groups import GroupConversations, GroupService
 from .domain.messaging import MessagingService
 from .domain.models import App
 from .domain.passwords import Argon2Hasher
@@ -29,6 +30,7 @@ from .settings import Settings
 from .storage.engine import create_engine
 from .storage.migrate import migrate
 from .storage.stores.apps import SqlAppStore
+from .storage.stores.groups import SqlGroupStore
 from .storage.stores.messages import SqlMessageStore
 from .storage.stores.users import SqlUserStore
 from .transport.msync.endpoint import GatewayMiddleware, gateway_route
@@ -61,8 +63,15 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     auth = AuthService(apps, accounts, clock, settings.access_token_ttl_s)
     ids = IdGenerator(clock.now_ms, node=settings.node_id)
     messages = SqlMessageStore(engine, ids, clock, shared=cluster.shared)
-    messaging = MessagingService(messages, bus, live_sessions, clock, shared=cluster.shared)
+    group_store = SqlGroupStore(engine)
+    conversations = GroupConversations(group_store)  # rooms and threads join it later
+    messaging = MessagingService(
+        messages, bus, live_sessions, clock, shared=cluster.shared, conversations=conversations
+    )
     bus.subscribe(UserChanged, messaging.users_changed)
+    groups = GroupService(
+        group_store, messages, clock, ids, max_group_users=settings.max_group_users
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -77,7 +86,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         cluster=cluster,
         messages=messages,
         messaging=messaging,
-        sync=SyncService(messages, batch_size=settings.sync_batch_size, counts=messaging),
+        sync=SyncService(
+            messages,
+            batch_size=settings.sync_batch_size,
+            counts=messaging,
+            conversations=conversations,
+        ),
+        groups=groups,
     )
 
 

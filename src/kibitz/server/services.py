@@ -12,6 +12,7 @@ from .cluster.setup import Cluster
 from .domain.accounts import AccountService
 from .domain.apps import AppService
 from .domain.auth import AuthService
+from .domain.groups import GroupService
 from .domain.messaging import MessagingService
 from .domain.nodes import NodeList
 from .domain.ports import Clock
@@ -40,3 +41,4 @@ class Services:
     messages: SqlMessageStore  # the group-commit writer: started and drained by the lifespan
     messaging: MessagingService
     sync: SyncService
+    groups: GroupService

@@ -51,6 +51,8 @@ def send_status(exc: ChatError) -> tuple[pb.Status.ErrorCode, str]:
         return pb.Status.PERMISSION_DENIED, "Sorry, data is too large"  # 511
     if code is ErrorCode.GROUP_NOT_EXIST:
         return pb.Status.FAIL, "group not found"  # 605
+    if code in (ErrorCode.GROUP_NOT_JOINED, ErrorCode.CHATROOM_NOT_JOINED):
+        return pb.Status.FAIL, "not in group or chatroom"  # 602 / 702
     if code is ErrorCode.CHATROOM_NOT_EXIST:
         return pb.Status.FAIL, exc.description  # "grpID x does not exist!" → 705
     return pb.Status.FAIL, exc.description or "message refused"  # 503

@@ -83,6 +83,8 @@ REST_ERRORS: Final[dict[ErrorCode, RestErrorSpec]] = {
     ErrorCode.MESSAGE_SEND_TRAFFIC_LIMIT: _BUSY,
     ErrorCode.SERVICE_NOT_ENABLED: _FORBIDDEN,
     ErrorCode.GROUP_NOT_EXIST: _RESOURCE_NOT_FOUND,
+    ErrorCode.GROUP_INVALID_ID: _ILLEGAL,
+    ErrorCode.GROUP_NOT_JOINED: _FORBIDDEN,  # "…are not members of this group" → SDK 602
     ErrorCode.GROUP_PERMISSION_DENIED: _FORBIDDEN,
     ErrorCode.GROUP_ALREADY_JOINED: _FORBIDDEN,
     ErrorCode.GROUP_MEMBERS_FULL: _FORBIDDEN,

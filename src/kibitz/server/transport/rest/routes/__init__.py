@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import devices, discovery, messages, sdk, token, users
+from . import devices, discovery, groups, messages, sdk, token, users
 
 __all__ = ["ROUTERS"]
 
@@ -16,4 +16,5 @@ ROUTERS: list[APIRouter] = [
     messages.router,
     devices.router,
     discovery.router,
+    groups.router,
 ]

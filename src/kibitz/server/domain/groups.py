@@ -1,0 +1,453 @@
+"""Groups: who may create, join, leave and manage them; and, as the ``Conversations`` port,
+which group a send or a pull names and who belongs to it.
+
+A group is a conversation (``conversations.py``): its messages are written once, into its
+queue (``{id}@conference.easemob.com``), whose rows belong to ``group_key(id)``; each member
+device reads that queue past its own cursor. This module decides membership and roles; the
+store only keeps them, and the delivery code never changes for a new feature of groups.
+
+Agora's rules kept here: ``maxusers`` counts the owner (default 200, at most
+``max_group_users`` per app); the owner is a member and cannot leave (it transfers or
+destroys); ≤ 60 users per batch; only open public groups are joined without approval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Final, Protocol
+
+from kibitz.protocol import ChatError, ErrorCode, IdGenerator
+
+from .accounts import USERNAME_RE
+from .conversations import Conversation, conversation_queue
+from .delivery import TargetKind
+from .models import App
+from .ports import Clock
+
+__all__ = [
+    "DEFAULT_MAX_USERS",
+    "MAX_BATCH",
+    "Group",
+    "GroupConversations",
+    "GroupService",
+    "GroupSpec",
+    "GroupStore",
+    "Member",
+    "Role",
+    "group_key",
+]
+
+DEFAULT_MAX_USERS: Final = 200
+MAX_BATCH: Final = 60
+MAX_ADMINS: Final = 99
+MAX_NAME: Final = 128
+MAX_DESCRIPTION: Final = 512
+MAX_CUSTOM_BYTES: Final = 8 * 1024
+_KEY_PREFIX: Final = "g:"
+
+
+def group_key(group_id: str) -> str:
+    """Who owns a group's inbox rows: never a user id (those are UUIDs), ≤ 64 chars."""
+    return _KEY_PREFIX + group_id
+
+
+class Role(Enum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    app_pk: str
+    id: str
+    name: str
+    description: str
+    owner: str  # a username
+    public: bool
+    approval: bool  # members_only: joining needs the owner's or an admin's approval
+    allow_invites: bool  # members may invite
+    invite_need_confirm: bool
+    max_users: int
+    custom: str
+    avatar: str
+    created_ms: int
+    modified_ms: int
+    disabled: bool = False
+    mute_all: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    group_id: str
+    username: str
+    user_id: str
+    role: Role
+    joined_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSpec:
+    """What a create asks for (Agora's REST keys, validated by the route's shape)."""
+
+    name: str
+    owner: str
+    description: str = ""
+    public: bool = False
+    approval: bool = False
+    allow_invites: bool = False
+    invite_need_confirm: bool = False
+    max_users: int = DEFAULT_MAX_USERS
+    custom: str = ""
+    avatar: str = ""
+    members: tuple[str, ...] = ()
+
+
+class GroupStore(Protocol):
+    async def create(self, group: Group, members: Sequence[Member]) -> None: ...
+
+    async def get(self, app_pk: str, group_id: str) -> Group | None: ...
+
+    async def update(self, group: Group) -> None: ...
+
+    async def delete(self, app_pk: str, group_id: str) -> None:
+        """The group, its members and its queue's rows and cursors."""
+        ...
+
+    async def members(self, group_id: str) -> list[Member]:
+        """Owner first, then by join time."""
+        ...
+
+    async def add_members(self, members: Sequence[Member]) -> None:
+        """Users already in the group are left as they are."""
+        ...
+
+    async def remove_members(self, group_id: str, usernames: Sequence[str]) -> None: ...
+
+    async def set_role(self, group_id: str, username: str, role: Role) -> None: ...
+
+    async def joined(self, user_id: str) -> list[Group]:
+        """The groups that user (ids are unique across apps) is a member of, oldest first."""
+        ...
+
+    async def page(self, app_pk: str, limit: int, after: str | None) -> list[Group]:
+        """All of an app's groups by id, past ``after``."""
+        ...
+
+
+class UserIds(Protocol):
+    """username → user id for those that have an account (the message store has it)."""
+
+    async def user_ids(self, app_pk: str, usernames: Sequence[str]) -> dict[str, str]: ...
+
+
+class GroupService:
+    def __init__(
+        self,
+        store: GroupStore,
+        users: UserIds,
+        clock: Clock,
+        ids: IdGenerator,
+        *,
+        max_group_users: int = 5_000,
+    ) -> None:
+        self._store = store
+        self._users = users
+        self._clock = clock
+        self._ids = ids
+        self._max_users = max_group_users
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def get(self, app: App, group_id: str) -> Group:
+        """The group, or GROUP_INVALID_ID (not an id at all) / GROUP_NOT_EXIST."""
+        if not (group_id.isascii() and group_id.isdigit()) or len(group_id) > 32:
+            raise ChatError(
+                ErrorCode.GROUP_INVALID_ID, f"group ID illegal, please check it: {group_id!r}"
+            )
+        group = await self._store.get(app.id, group_id)
+        if group is None:
+            raise ChatError(ErrorCode.GROUP_NOT_EXIST, f"do not find this group: {group_id}")
+        return group
+
+    async def members(self, app: App, group_id: str) -> list[Member]:
+        await self.get(app, group_id)
+        return await self._store.members(group_id)
+
+    async def member(self, app: App, group_id: str, username: str) -> Member | None:
+        for m in await self.members(app, group_id):
+            if m.username == username:
+                return m
+        return None
+
+    async def joined(self, app: App, username: str) -> list[Group]:
+        user_id = (await self._users.user_ids(app.id, [username])).get(username)
+        if user_id is None:
+            raise ChatError(ErrorCode.USER_NOT_FOUND, f"username {username} doesn't exist!")
+        return await self._store.joined(user_id)
+
+    async def page(self, app: App, limit: int, after: str | None) -> list[Group]:
+        return await self._store.page(app.id, limit, after)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def create(self, app: App, spec: GroupSpec) -> Group:
+        if not spec.name:
+            raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "a group needs a name")
+        _limit(spec.name, "groupname", MAX_NAME)
+        _limit(spec.description, "desc", MAX_DESCRIPTION)
+        if len(spec.custom.encode()) > MAX_CUSTOM_BYTES:
+            raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, "custom is larger than 8 KB")
+        if not 1 <= spec.max_users <= self._max_users:
+            raise ChatError(
+                ErrorCode.EXCEED_SERVICE_LIMIT,
+                f"maxusers must be between 1 and {self._max_users}",
+            )
+        invited = [n for n in dict.fromkeys(spec.members) if n != spec.owner]
+        if len(invited) > MAX_BATCH:
+            raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, f"at most {MAX_BATCH} members at once")
+        if 1 + len(invited) > spec.max_users:
+            raise ChatError(
+                ErrorCode.GROUP_MEMBERS_FULL, "members size is greater than max user size !"
+            )
+        ids = await self._user_ids(app, [spec.owner, *invited])
+        now = self._clock.now_ms()
+        group = Group(
+            app_pk=app.id,
+            id=str(self._ids.next_id()),
+            name=spec.name,
+            description=spec.description,
+            owner=spec.owner,
+            public=spec.public,
+            approval=spec.approval,
+            allow_invites=spec.allow_invites,
+            invite_need_confirm=spec.invite_need_confirm,
+            max_users=spec.max_users,
+            custom=spec.custom,
+            avatar=spec.avatar,
+            created_ms=now,
+            modified_ms=now,
+        )
+        members = [Member(group.id, spec.owner, ids[spec.owner], Role.OWNER, now)]
+        members += [Member(group.id, n, ids[n], Role.MEMBER, now) for n in invited]
+        await self._store.create(group, members)
+        return group
+
+    async def modify(self, app: App, group_id: str, actor: str | None, **changes: object) -> Group:
+        """Change name, description, custom, avatar, max_users, public/approval/invite
+        flags; ``actor`` None is the app (admin REST), else the owner or an admin."""
+        group = await self.get(app, group_id)
+        await self._require_admin(app, group, actor)
+        if "name" in changes:
+            _limit(str(changes["name"]), "groupname", MAX_NAME)
+        if "description" in changes:
+            _limit(str(changes["description"]), "description", MAX_DESCRIPTION)
+        if "custom" in changes and len(str(changes["custom"]).encode()) > MAX_CUSTOM_BYTES:
+            raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, "custom is larger than 8 KB")
+        if "max_users" in changes:
+            wanted = changes["max_users"]
+            assert isinstance(wanted, int)
+            count = len(await self._store.members(group_id))
+            if not max(1, count) <= wanted <= self._max_users:
+                raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, "maxusers out of range")
+        updated = replace(group, **changes, modified_ms=self._clock.now_ms())  # type: ignore[arg-type]
+        await self._store.update(updated)
+        return updated
+
+    async def transfer(self, app: App, group_id: str, actor: str | None, new_owner: str) -> Group:
+        group = await self.get(app, group_id)
+        if actor is not None and actor != group.owner:
+            raise ChatError(
+                ErrorCode.GROUP_PERMISSION_DENIED, "only the owner can transfer the group"
+            )
+        members = {m.username: m for m in await self._store.members(group_id)}
+        if new_owner not in members:
+            raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(new_owner))
+        await self._store.set_role(group_id, group.owner, Role.MEMBER)
+        await self._store.set_role(group_id, new_owner, Role.OWNER)
+        updated = replace(group, owner=new_owner, modified_ms=self._clock.now_ms())
+        await self._store.update(updated)
+        return updated
+
+    async def destroy(self, app: App, group_id: str, actor: str | None) -> Group:
+        group = await self.get(app, group_id)
+        if actor is not None and actor != group.owner:
+            raise ChatError(
+                ErrorCode.GROUP_PERMISSION_DENIED, "only the owner can destroy the group"
+            )
+        await self._store.delete(app.id, group_id)
+        return group
+
+    # -- membership ----------------------------------------------------------------------
+
+    async def join(self, app: App, group_id: str, username: str) -> Member:
+        """Join an open public group (an approval group or a private one refuses)."""
+        group = await self.get(app, group_id)
+        members = await self._store.members(group_id)
+        if any(m.username == username for m in members):
+            raise ChatError(
+                ErrorCode.GROUP_ALREADY_JOINED, f"{username} is already in group {group_id}"
+            )
+        if not group.public or group.approval:
+            raise ChatError(
+                ErrorCode.GROUP_PERMISSION_DENIED,
+                "this group cannot be joined without an invitation or approval",
+            )
+        return (await self._add(app, group, members, [username]))[0]
+
+    async def add_members(
+        self, app: App, group_id: str, actor: str | None, usernames: Sequence[str]
+    ) -> list[Member]:
+        """Add users directly (the app, the owner, an admin, or a member when the group
+        allows invites); those already in the group are skipped."""
+        group = await self.get(app, group_id)
+        members = await self._store.members(group_id)
+        if actor is not None:
+            role = _role_of(members, actor)
+            if role is None:
+                raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(actor))
+            if role is Role.MEMBER and not group.allow_invites:
+                raise ChatError(
+                    ErrorCode.GROUP_PERMISSION_DENIED, "members may not invite to this group"
+                )
+        present = {m.username for m in members}
+        new = [n for n in dict.fromkeys(usernames) if n not in present]
+        return await self._add(app, group, members, new)
+
+    async def _add(
+        self, app: App, group: Group, members: Sequence[Member], names: Sequence[str]
+    ) -> list[Member]:
+        if len(names) > MAX_BATCH:
+            raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, f"at most {MAX_BATCH} users at once")
+        if len(members) + len(names) > group.max_users:
+            raise ChatError(ErrorCode.GROUP_MEMBERS_FULL, "group member list is full!")
+        ids = await self._user_ids(app, names)
+        now = self._clock.now_ms()
+        added = [Member(group.id, n, ids[n], Role.MEMBER, now) for n in names]
+        await self._store.add_members(added)
+        return added
+
+    async def leave(self, app: App, group_id: str, username: str) -> None:
+        group = await self.get(app, group_id)
+        members = await self._store.members(group_id)
+        if _role_of(members, username) is None:
+            raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(username))
+        if username == group.owner:
+            raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "the owner cannot leave the group")
+        await self._store.remove_members(group_id, [username])
+
+    async def remove_members(
+        self, app: App, group_id: str, actor: str | None, usernames: Sequence[str]
+    ) -> list[str]:
+        """Remove members (never the owner); an admin cannot remove another admin."""
+        group = await self.get(app, group_id)
+        if len(usernames) > MAX_BATCH:
+            raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, f"at most {MAX_BATCH} users at once")
+        members = await self._store.members(group_id)
+        actor_role = await self._require_admin(app, group, actor, members)
+        roles = {m.username: m.role for m in members}
+        for name in usernames:
+            role = roles.get(name)
+            if role is None:
+                raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(name))
+            if role is Role.OWNER or (role is Role.ADMIN and actor_role is Role.ADMIN):
+                raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, f"{name} cannot be removed")
+        await self._store.remove_members(group_id, list(dict.fromkeys(usernames)))
+        return list(dict.fromkeys(usernames))
+
+    async def set_admin(
+        self, app: App, group_id: str, actor: str | None, username: str, admin: bool
+    ) -> None:
+        """Make a member an admin (≤ 99 per group) or a plain member again: the app or
+        the owner only."""
+        group = await self.get(app, group_id)
+        if actor is not None and actor != group.owner:
+            raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "only the owner can change admins")
+        members = await self._store.members(group_id)
+        role = _role_of(members, username)
+        if role is None:
+            raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(username))
+        if role is Role.OWNER:
+            raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "the owner's role cannot change")
+        if admin and role is not Role.ADMIN:
+            if sum(m.role is Role.ADMIN for m in members) >= MAX_ADMINS:
+                raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, f"at most {MAX_ADMINS} admins")
+            await self._store.set_role(group_id, username, Role.ADMIN)
+        elif not admin and role is Role.ADMIN:
+            await self._store.set_role(group_id, username, Role.MEMBER)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _require_admin(
+        self, app: App, group: Group, actor: str | None, members: Sequence[Member] | None = None
+    ) -> Role:
+        if actor is None:
+            return Role.OWNER  # the app itself
+        if members is None:
+            members = await self._store.members(group.id)
+        role = _role_of(members, actor)
+        if role is None:
+            raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(actor))
+        if role is Role.MEMBER:
+            raise ChatError(
+                ErrorCode.GROUP_PERMISSION_DENIED, "only the owner or an admin can do this"
+            )
+        return role
+
+    async def _user_ids(self, app: App, names: Sequence[str]) -> dict[str, str]:
+        bad = [n for n in names if not isinstance(n, str) or not USERNAME_RE.match(n)]
+        ids = await self._users.user_ids(app.id, [n for n in names if n not in bad])
+        missing = [n for n in names if n not in ids]
+        if missing:
+            raise ChatError(ErrorCode.USER_NOT_FOUND, f"username {missing[0]} doesn't exist!")
+        return ids
+
+
+def _limit(value: str, what: str, limit: int) -> None:
+    if len(value) > limit:
+        raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, f"{what} is longer than {limit} characters")
+
+
+def _not_member(username: str) -> str:
+    """The wording the Web SDK maps to GROUP_NOT_JOINED (602) on REST answers."""
+    return f"users [{username}] are not members of this group!"
+
+
+def _role_of(members: Sequence[Member], username: str) -> Role | None:
+    for m in members:
+        if m.username == username:
+            return m.role
+    return None
+
+
+def _conversation(group: Group) -> Conversation:
+    return Conversation(
+        group.app_pk, TargetKind.GROUP, group.id, group_key(group.id), conversation_queue(group.id)
+    )
+
+
+class GroupConversations:
+    """The ``Conversations`` port over the group store: what a group send or pull names."""
+
+    def __init__(self, store: GroupStore) -> None:
+        self._store = store
+
+    async def find(self, app_pk: str, kind: TargetKind, name: str) -> Conversation | None:
+        if kind is not TargetKind.GROUP or not (name.isascii() and name.isdigit()):
+            return None
+        group = await self._store.get(app_pk, name)
+        return None if group is None else _conversation(group)
+
+    async def members(self, conversation: Conversation) -> Sequence[str]:
+        return [m.username for m in await self._store.members(conversation.name)]
+
+    async def member_of(self, user_id: str, queue: str) -> Conversation | None:
+        for group in await self._store.joined(user_id):
+            if conversation_queue(group.id) == queue:
+                return _conversation(group)
+        return None
+
+    async def joined(self, user_id: str) -> Sequence[Conversation]:
+        return [_conversation(g) for g in await self._store.joined(user_id)]

@@ -1,0 +1,455 @@
+"""Groups on Agora's paths and JSON (agora-rest.md §3.5; the Web SDK's calls,
+agora-protocol-2.md §3). Every route takes an app credential or the token of a user of
+the app, who then acts as itself: the domain decides what that user may do.
+
+    POST   /chatgroups                          create ({"groupid"})
+    GET    /chatgroups?limit&cursor             all groups (app only)
+    GET    /chatgroups/{ids}                    details of ≤ 100
+    PUT    /chatgroups/{g}                      modify, or {"newowner"} to transfer
+    DELETE /chatgroups/{g}                      destroy
+    GET    /chatgroups/{g}/users                members (pagenum/pagesize or cursor/limit)
+    POST   /chatgroups/{g}/users[/{u}]          add ≤ 60 ({"usernames"}) or one
+    DELETE /chatgroups/{g}/users/{u[,u…]}       remove ≤ 60
+    POST   /chatgroups/{g}/apply                join an open public group (a user)
+    POST   /chatgroups/{g}/invite               add members, as a member (a user)
+    DELETE /chatgroups/{g}/quit                 leave (a user)
+    GET|POST /chatgroups/{g}/admin, DELETE /chatgroups/{g}/admin/{u}
+    GET    /chatgroups/{g}/user/{u}/is_joined
+    GET    /users/{u}/joined_chatgroups         a user's groups (paged)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from kibitz.protocol import ChatError, ErrorCode
+from kibitz.server.domain.auth import Principal
+from kibitz.server.domain.groups import MAX_BATCH, Group, GroupSpec, Member, Role
+from kibitz.server.domain.models import App
+
+from ..deps import AppDep, authenticate, read_json, services_of
+from ..envelope import ok
+from ..errors import RestError
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/{org_name}/{app_name}")
+
+MAX_DETAILS: Final = 100
+PageNum = Annotated[str | None, Query()]
+
+
+def _illegal(description: str) -> RestError:
+    return RestError(400, "illegal_argument", description, "IllegalArgumentException")
+
+
+def _actor(principal: Principal) -> str | None:
+    """None for the app itself; else the user the token belongs to."""
+    return None if principal.user is None else principal.user.username
+
+
+async def _principal(request: Request, app: App) -> Principal:
+    return await authenticate(request, app)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise _illegal("The request body must be a JSON object.")
+    return body
+
+
+def _flag(body: dict[str, Any], *keys: str, default: bool = False) -> bool:
+    for key in keys:
+        if key in body and body[key] is not None:
+            value: object = body[key]
+            if isinstance(value, bool):
+                return value
+            if value in ("true", "false"):
+                return value == "true"
+            raise _illegal(f"'{key}' must be a boolean.")
+    return default
+
+
+def _text(body: dict[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        if key in body and body[key] is not None:
+            if not isinstance(body[key], str):
+                raise _illegal(f"'{key}' must be a string.")
+            return str(body[key])
+    return None
+
+
+def _int(body: dict[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _illegal(f"'{key}' must be an integer.")
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise _illegal(f"'{key}' must be an integer.") from exc
+
+
+def _names(value: Any, what: str = "usernames") -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+        raise _illegal(f"'{what}' must be a list of usernames.")
+    if len(value) > MAX_BATCH:
+        raise _illegal(f"at most {MAX_BATCH} users at once")
+    return list(value)
+
+
+def _page_arg(value: str | None, default: int, low: int, high: int, what: str) -> int:
+    """Agora's paging numbers; the SDK sends ``undefined``/``null`` for "not given"."""
+    if value in (None, "", "undefined", "null"):
+        return default
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise _illegal(f"'{what}' must be an integer.") from exc
+    if not low <= number <= high:
+        raise _illegal(f"'{what}' must be between {low} and {high}.")
+    return number
+
+
+def group_json(group: Group, members: list[Member]) -> dict[str, Any]:
+    """The details item both the REST API and the SDK's getGroupInfo read."""
+    return {
+        "id": group.id,
+        "name": group.name,
+        "description": group.description,
+        "avatar": group.avatar,
+        "owner": group.owner,
+        "created": group.created_ms,
+        "last_modified": group.modified_ms,
+        "maxusers": group.max_users,
+        "affiliations_count": len(members),
+        "affiliations": [
+            {
+                ("owner" if m.role is Role.OWNER else "member"): m.username,
+                "joined_time": m.joined_ms,
+            }
+            for m in members
+        ],
+        "public": group.public,
+        "membersonly": group.approval,
+        "allowinvites": group.allow_invites,
+        "invite_need_confirm": group.invite_need_confirm,
+        "mute": group.mute_all,
+        "disabled": group.disabled,
+        "custom": group.custom,
+        "shieldgroup": False,
+    }
+
+
+def _group_ids(value: str) -> list[str]:
+    ids = [i for i in value.split(",") if i]
+    if not ids:
+        raise ChatError(ErrorCode.GROUP_INVALID_ID, "groupId can not be null!")
+    if len(ids) > MAX_DETAILS:
+        raise _illegal(f"at most {MAX_DETAILS} groups at once")
+    return ids
+
+
+# -- lifecycle -----------------------------------------------------------------------------
+
+
+@router.post("/chatgroups")
+async def create_group(request: Request, app: AppDep) -> JSONResponse:
+    principal = await _principal(request, app)
+    body = await _body(request)
+    actor = _actor(principal)
+    owner = actor if actor is not None else _text(body, "owner")
+    if not owner:
+        raise _illegal("'owner' is required.")
+    name = _text(body, "groupname", "name")
+    if not name:
+        raise _illegal("'groupname' is required.")
+    public = _flag(body, "public")
+    spec = GroupSpec(
+        name=name,
+        owner=owner,
+        description=_text(body, "desc", "description") or "",
+        public=public,
+        approval=_flag(body, "membersonly", "members_only", "approval"),
+        # Agora forces allowinvites off for a public group at creation.
+        allow_invites=False if public else _flag(body, "allowinvites"),
+        invite_need_confirm=_flag(body, "invite_need_confirm", "inviteNeedConfirm"),
+        max_users=_int(body, "maxusers") or 200,
+        custom=_text(body, "custom", "ext") or "",
+        avatar=_text(body, "avatar") or "",
+        members=tuple(_names(body.get("members", []), "members")),
+    )
+    group = await services_of(request).groups.create(app, spec)
+    return ok(request, app, path="/chatgroups", entities=[], data={"groupid": group.id})
+
+
+@router.get("/chatgroups")
+async def list_groups(
+    request: Request, app: AppDep, limit: PageNum = None, cursor: PageNum = None
+) -> JSONResponse:
+    principal = await _principal(request, app)
+    if not principal.is_app:
+        raise RestError(401, "unauthorized", "This operation requires an app token.")
+    size = _page_arg(limit, 10, 1, 1000, "limit")
+    after = None if cursor in (None, "", "undefined", "null") else cursor
+    if after is not None and not (after.isascii() and after.isdigit()):
+        raise _illegal("The cursor is not valid.")
+    groups = await services_of(request).groups.page(app, size, after)
+    data = [
+        {
+            "owner": f"{app.app_key}_{g.owner}",
+            "groupid": g.id,
+            "groupname": g.name,
+            "type": "group",
+            "created": g.created_ms,
+            "lastModified": g.modified_ms,
+        }
+        for g in groups
+    ]
+    return ok(
+        request,
+        app,
+        path="/chatgroups",
+        data=data,
+        count=len(data),
+        cursor=groups[-1].id if len(groups) == size else None,
+    )
+
+
+@router.get("/chatgroups/{group_ids}")
+async def group_details(request: Request, app: AppDep, group_ids: str) -> JSONResponse:
+    await _principal(request, app)
+    service = services_of(request).groups
+    data = []
+    for group_id in _group_ids(group_ids):
+        group = await service.get(app, group_id)
+        data.append(group_json(group, await service.members(app, group_id)))
+    return ok(request, app, path="/chatgroups", entities=[], data=data, count=len(data))
+
+
+@router.put("/chatgroups/{group_id}")
+async def modify_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
+    principal = await _principal(request, app)
+    body = await _body(request)
+    service = services_of(request).groups
+    actor = _actor(principal)
+    if "newowner" in body:
+        new_owner = _text(body, "newowner")
+        if not new_owner:
+            raise _illegal("'newowner' must be a username.")
+        await service.transfer(app, group_id, actor, new_owner)
+        return ok(request, app, path="/chatgroups", data={"newowner": True})
+    changes: dict[str, object] = {}
+    answer: dict[str, bool] = {}
+    for keys, field in (
+        (("groupname", "name"), "name"),
+        (("description", "desc"), "description"),
+        (("custom",), "custom"),
+        (("avatar",), "avatar"),
+    ):
+        value = _text(body, *keys)
+        if value is not None:
+            changes[field] = value
+            answer[keys[0]] = True
+    for keys, field in (
+        (("public",), "public"),
+        (("membersonly", "members_only"), "approval"),
+        (("allowinvites",), "allow_invites"),
+        (("invite_need_confirm",), "invite_need_confirm"),
+    ):
+        if any(k in body for k in keys):
+            changes[field] = _flag(body, *keys)
+            answer[keys[0]] = True
+    max_users = _int(body, "maxusers")
+    if max_users is not None:
+        changes["max_users"] = max_users
+        answer["maxusers"] = True
+    await service.modify(app, group_id, actor, **changes)
+    return ok(request, app, path="/chatgroups", data=answer)
+
+
+@router.delete("/chatgroups/{group_id}")
+async def destroy_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
+    principal = await _principal(request, app)
+    await services_of(request).groups.destroy(app, group_id, _actor(principal))
+    data = {"success": True, "groupid": group_id, "id": group_id}
+    return ok(request, app, path="/chatgroups", data=data)
+
+
+# -- membership ----------------------------------------------------------------------------
+
+
+@router.get("/chatgroups/{group_id}/users")
+async def list_members(
+    request: Request,
+    app: AppDep,
+    group_id: str,
+    pagenum: PageNum = None,
+    pagesize: PageNum = None,
+    limit: PageNum = None,
+    cursor: PageNum = None,
+) -> JSONResponse:
+    await _principal(request, app)
+    members = await services_of(request).groups.members(app, group_id)
+    if limit not in (None, "", "undefined", "null") or cursor not in (None, "undefined", "null"):
+        size = _page_arg(limit, 50, 1, 1000, "limit")
+        start = _page_arg(cursor, 0, 0, 2**31, "cursor")
+        page = members[start : start + size]
+        next_cursor = str(start + size) if start + size < len(members) else None
+    else:
+        size = _page_arg(pagesize, 10, 1, 100, "pagesize")
+        number = _page_arg(pagenum, 1, 1, 2**31, "pagenum")
+        page = members[(number - 1) * size : number * size]
+        next_cursor = None
+    data = [{m.role.value: m.username, "joined_time": m.joined_ms} for m in page]
+    path = f"/chatgroups/{group_id}/users"
+    return ok(request, app, path=path, data=data, count=len(data), cursor=next_cursor)
+
+
+@router.post("/chatgroups/{group_id}/users/{username}")
+async def add_member(request: Request, app: AppDep, group_id: str, username: str) -> JSONResponse:
+    principal = await _principal(request, app)
+    await services_of(request).groups.add_members(app, group_id, _actor(principal), [username])
+    data = {"result": True, "groupid": group_id, "action": "add_member", "user": username}
+    return ok(request, app, path=f"/chatgroups/{group_id}/users", data=data)
+
+
+@router.post("/chatgroups/{group_id}/users")
+async def add_members(request: Request, app: AppDep, group_id: str) -> JSONResponse:
+    principal = await _principal(request, app)
+    names = _names((await _body(request)).get("usernames"))
+    added = await services_of(request).groups.add_members(app, group_id, _actor(principal), names)
+    data = {
+        "newmembers": [m.username for m in added],
+        "groupid": group_id,
+        "action": "add_member",
+    }
+    return ok(request, app, path=f"/chatgroups/{group_id}/users", data=data)
+
+
+@router.delete("/chatgroups/{group_id}/users/{usernames}")
+async def remove_members(
+    request: Request, app: AppDep, group_id: str, usernames: str
+) -> JSONResponse:
+    principal = await _principal(request, app)
+    names = _names([n for n in usernames.split(",") if n])
+    removed = await services_of(request).groups.remove_members(
+        app, group_id, _actor(principal), names
+    )
+    items = [
+        {"result": True, "groupid": group_id, "action": "remove_member", "user": n} for n in removed
+    ]
+    return ok(
+        request,
+        app,
+        path=f"/chatgroups/{group_id}/users",
+        data=items[0] if len(items) == 1 else items,
+    )
+
+
+def _user_actor(principal: Principal) -> str:
+    """Routes the SDK calls for the logged-in user: an app token names no one."""
+    if principal.user is None:
+        raise RestError(401, "unauthorized", "This operation needs a user token.")
+    return principal.user.username
+
+
+@router.post("/chatgroups/{group_id}/apply")
+async def join_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
+    username = _user_actor(await _principal(request, app))
+    await services_of(request).groups.join(app, group_id, username)
+    data = {"result": True, "action": "apply", "id": group_id, "user": username}
+    return ok(request, app, path=f"/chatgroups/{group_id}/apply", data=data)
+
+
+@router.post("/chatgroups/{group_id}/invite")
+async def invite(request: Request, app: AppDep, group_id: str) -> JSONResponse:
+    username = _user_actor(await _principal(request, app))
+    names = _names((await _body(request)).get("usernames"))
+    await services_of(request).groups.add_members(app, group_id, username, names)
+    data = [{"action": "invite", "id": group_id, "result": True, "user": n} for n in names]
+    return ok(request, app, path=f"/chatgroups/{group_id}/invite", data=data)
+
+
+@router.delete("/chatgroups/{group_id}/quit")
+async def leave_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
+    username = _user_actor(await _principal(request, app))
+    await services_of(request).groups.leave(app, group_id, username)
+    return ok(request, app, path=f"/chatgroups/{group_id}/quit", data={"result": True})
+
+
+@router.get("/chatgroups/{group_id}/admin")
+async def list_admins(request: Request, app: AppDep, group_id: str) -> JSONResponse:
+    await _principal(request, app)
+    members = await services_of(request).groups.members(app, group_id)
+    data = [m.username for m in members if m.role is Role.ADMIN]
+    return ok(request, app, path=f"/chatgroups/{group_id}/admin", data=data, count=len(data))
+
+
+@router.post("/chatgroups/{group_id}/admin")
+async def add_admin(request: Request, app: AppDep, group_id: str) -> JSONResponse:
+    principal = await _principal(request, app)
+    username = _text(await _body(request), "newadmin")
+    if not username:
+        raise _illegal("'newadmin' must be a username.")
+    groups = services_of(request).groups
+    await groups.set_admin(app, group_id, _actor(principal), username, True)
+    data = {"result": "success", "newadmin": username}
+    return ok(request, app, path=f"/chatgroups/{group_id}/admin", data=data)
+
+
+@router.delete("/chatgroups/{group_id}/admin/{username}")
+async def remove_admin(request: Request, app: AppDep, group_id: str, username: str) -> JSONResponse:
+    principal = await _principal(request, app)
+    groups = services_of(request).groups
+    await groups.set_admin(app, group_id, _actor(principal), username, False)
+    data = {"result": "success", "oldadmin": username}
+    return ok(request, app, path=f"/chatgroups/{group_id}/admin", data=data)
+
+
+@router.get("/chatgroups/{group_id}/user/{username}/is_joined")
+async def is_joined(request: Request, app: AppDep, group_id: str, username: str) -> JSONResponse:
+    await _principal(request, app)
+    member = await services_of(request).groups.member(app, group_id, username)
+    path = f"/chatgroups/{group_id}/user/{username}/is_joined"
+    return ok(request, app, path=path, data=member is not None)
+
+
+@router.get("/users/{username}/joined_chatgroups")
+async def joined_groups(
+    request: Request,
+    app: AppDep,
+    username: str,
+    pagenum: PageNum = None,
+    pagesize: PageNum = None,
+) -> JSONResponse:
+    principal = await _principal(request, app)
+    if principal.user is not None and principal.user.username != username:
+        raise RestError(401, "unauthorized", "A user token acts only for its own user.")
+    groups = services_of(request).groups
+    joined = await groups.joined(app, username)
+    size = _page_arg(pagesize, 5 if principal.is_app else 20, 1, 100, "pagesize")
+    number = _page_arg(pagenum, 1, 1, 2**31, "pagenum")
+    page = joined[(number - 1) * size : number * size]
+    data = []
+    for g in page:
+        member = await groups.member(app, g.id, username)
+        role = member.role.value if member is not None else "member"
+        # 1.4 reads groupid/groupname; 4.21 reads id/name/disabled/permission.
+        data.append(
+            {
+                "groupid": g.id,
+                "groupname": g.name,
+                "id": g.id,
+                "name": g.name,
+                "disabled": g.disabled,
+                "permission": role,
+            }
+        )
+    path = f"/users/{username}/joined_chatgroups"
+    return ok(request, app, path=path, entities=[], data=data, count=len(data))

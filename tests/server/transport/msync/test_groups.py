@@ -1,0 +1,81 @@
+"""Group messages over msync with real groups (created through the domain, as REST does):
+one row per message in the group's queue, every member device but the sending one told,
+offline members find it in UNREAD, and the refusals the Web SDK maps (602, 605)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kibitz.protocol._msync import GROUP_DOMAIN, pb
+from kibitz.server.domain.groups import GroupSpec
+from kibitz.server.storage.schema import inbox
+
+from .conftest import Gateway
+from .test_conversations import pull_group, send_to, typed
+
+pytestmark = pytest.mark.anyio
+
+
+async def _group(gateway: Gateway, owner: str, *members: str) -> str:
+    spec = GroupSpec(name="team", owner=owner, members=members)
+    group = await gateway.services.groups.create(gateway.harness.app, spec)
+    return group.id
+
+
+async def test_members_on_every_device_get_a_group_message_once(gateway: Gateway) -> None:
+    alice, bob, carol = [await gateway.user(n) for n in ("alice", "bob", "carol")]
+    gid = await _group(gateway, "alice", "bob", "carol")
+    a1, a2 = await gateway.client(alice, "a1"), await gateway.client(alice, "a2")
+    b = await gateway.client(bob, "b1")
+    ack = await send_to(a1, gid, typed(pb.MessageBody.GROUPCHAT, gid))
+    assert ack.status.error_code == pb.Status.OK and ack.server_id > 0
+    for device in (b, a2):
+        notice = await device.notice()
+        assert (notice.queue.name, notice.queue.domain) == (gid, GROUP_DOMAIN)
+    (meta,) = (await pull_group(b, gid)).metas
+    assert meta.id == ack.server_id and meta.from_jid.name == "alice"
+    assert [m.id for m in (await pull_group(a2, gid)).metas] == [ack.server_id]
+    assert not (await pull_group(a1, gid)).metas  # no echo to the sending session
+    c = await gateway.client(carol, "c1")  # offline until now
+    assert await c.unread() == {gid: 1}
+    assert [m.id for m in (await pull_group(c, gid)).metas] == [ack.server_id]
+    async with gateway.services.engine.connect() as conn:
+        assert len((await conn.execute(inbox.select())).all()) == 1
+
+
+async def test_a_non_member_cannot_send_and_reads_nothing(gateway: Gateway) -> None:
+    alice, dave = await gateway.user("alice"), await gateway.user("dave")
+    gid = await _group(gateway, "alice")
+    a = await gateway.client(alice)
+    await send_to(a, gid, typed(pb.MessageBody.GROUPCHAT, gid))
+    d = await gateway.client(dave)
+    ack = await send_to(d, gid, typed(pb.MessageBody.GROUPCHAT, gid))
+    assert (ack.status.error_code, ack.status.reason) == (
+        pb.Status.FAIL,
+        "not in group or chatroom",
+    )
+    assert not (await pull_group(d, gid)).metas
+
+
+async def test_a_member_who_left_gets_no_more(gateway: Gateway) -> None:
+    alice, bob = await gateway.user("alice"), await gateway.user("bob")
+    gid = await _group(gateway, "alice", "bob")
+    app = gateway.harness.app
+    await gateway.services.groups.leave(app, gid, "bob")
+    a = await gateway.client(alice)
+    assert (await send_to(a, gid, typed(pb.MessageBody.GROUPCHAT, gid))).status.error_code == 0
+    b = await gateway.client(bob)
+    assert await b.unread() == {}
+    assert not (await pull_group(b, gid)).metas
+
+
+async def test_a_destroyed_group_is_not_found_and_its_rows_are_gone(gateway: Gateway) -> None:
+    alice = await gateway.user("alice")
+    gid = await _group(gateway, "alice")
+    a = await gateway.client(alice, "a1")
+    await send_to(a, gid, typed(pb.MessageBody.GROUPCHAT, gid))
+    await gateway.services.groups.destroy(gateway.harness.app, gid, "alice")
+    ack = await send_to(a, gid, typed(pb.MessageBody.GROUPCHAT, gid))
+    assert (ack.status.error_code, ack.status.reason) == (pb.Status.FAIL, "group not found")
+    async with gateway.services.engine.connect() as conn:
+        assert (await conn.execute(inbox.select())).all() == []
