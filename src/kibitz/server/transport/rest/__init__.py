@@ -16,6 +16,7 @@ from kibitz.server.services import Services
 
 from .errors import install_error_handlers
 from .middleware import RequestGuard
+from .openapi import install_openapi
 from .routes import ROUTERS
 
 __all__ = ["register_rest"]
@@ -27,6 +28,7 @@ def register_rest(app: FastAPI) -> None:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_openapi(app)
     app.add_middleware(
         RequestGuard, max_body_bytes=settings.max_body_bytes, now_ms=services.clock.now_ms
     )

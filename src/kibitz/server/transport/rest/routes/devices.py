@@ -15,13 +15,15 @@ from fastapi.responses import JSONResponse
 
 from ..deps import AppDep, SelfOrAdminDep, services_of
 from ..envelope import ok
+from ..openapi import operation, operation_id
+from ..shapes import DevicesEnvelope
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/{org_name}/{app_name}/users")
+router = APIRouter(prefix="/{org_name}/{app_name}/users", generate_unique_id_function=operation_id)
 
 
-@router.get("/{username}/resources")
+@router.get("/{username}/resources", **operation(ok=DevicesEnvelope, credential="self"))
 async def resources(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str
 ) -> JSONResponse:

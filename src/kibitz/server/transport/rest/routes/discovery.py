@@ -22,10 +22,26 @@ from kibitz.server.domain.models import App
 from kibitz.server.domain.nodes import NodeInfo
 
 from ..deps import services_of
+from ..openapi import operation, operation_id
+from ..shapes import ServerDocument
 
 __all__ = ["router", "server_document"]
 
-router = APIRouter()
+router = APIRouter(generate_unique_id_function=operation_id)
+
+_QUERY = [
+    {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+    for name, description in (
+        ("app_key", "The app as org#app"),
+        ("app_id", "The app's App ID (used when app_key is absent)"),
+    )
+]
 
 
 def _host(node: NodeInfo) -> dict[str, str]:
@@ -51,7 +67,10 @@ def server_document(app: App, nodes: list[NodeInfo]) -> dict[str, Any]:
     }
 
 
-@router.get("/easemob/server.json")
+@router.get(
+    "/easemob/server.json",
+    **operation(ok=ServerDocument, credential=None, parameters=_QUERY),
+)
 async def server_json(request: Request) -> JSONResponse:
     services = services_of(request)
     app_key = request.query_params.get("app_key")

@@ -29,10 +29,14 @@ from kibitz.server.domain.messaging import MAX_CONTENT_BYTES, Sender, Stored
 from ..deps import AdminDep, AppDep, read_json, services_of
 from ..envelope import ok
 from ..errors import RestError
+from ..openapi import operation, operation_id
+from ..shapes import MessageSend, MessagesEnvelope
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/{org_name}/{app_name}/messages")
+router = APIRouter(
+    prefix="/{org_name}/{app_name}/messages", generate_unique_id_function=operation_id
+)
 
 MAX_RECIPIENTS: Final = 600
 _CUSTOM_EVENT: Final = re.compile(r"^[a-zA-Z0-9\-_/.]{1,32}$")
@@ -136,7 +140,7 @@ def message_body(body: dict[str, Any]) -> pb.MessageBody:
     return message
 
 
-@router.post("/users")
+@router.post("/users", **operation(ok=MessagesEnvelope, body=MessageSend, errors=[403, 429]))
 async def send_to_users(request: Request, app: AppDep, _: AdminDep) -> JSONResponse:
     body = await read_json(request)
     if not isinstance(body, dict):

@@ -12,13 +12,18 @@ from fastapi.responses import JSONResponse
 from ..deps import AppDep, authenticate
 from ..envelope import ok
 from ..errors import RestError
+from ..openapi import operation, operation_id
+from ..shapes import TokenExpiresEnvelope
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/{org_name}/{app_name}/sdk")
+router = APIRouter(prefix="/{org_name}/{app_name}/sdk", generate_unique_id_function=operation_id)
 
 
-@router.get("/users/{username}/token/expires")
+@router.get(
+    "/users/{username}/token/expires",
+    **operation(ok=TokenExpiresEnvelope, credential="user"),
+)
 async def token_expires(request: Request, app: AppDep, username: str) -> JSONResponse:
     principal = await authenticate(request, app)
     if principal.user is None or principal.user.username != username:

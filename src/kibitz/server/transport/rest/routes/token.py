@@ -31,11 +31,13 @@ from ..deps import (
 )
 from ..envelope import user_entity
 from ..errors import RestError
+from ..openapi import operation, operation_id
 from ..schemas import ClientCredentialsGrant, Grant, InheritGrant, PasswordGrant
+from ..shapes import TokenGrant, TokenReply
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(generate_unique_id_function=operation_id)
 
 
 def _grant_error(exc: ChatError) -> RestError | ChatError:
@@ -47,7 +49,10 @@ def _grant_error(exc: ChatError) -> RestError | ChatError:
     return exc
 
 
-@router.post("/{org_name}/{app_name}/token")
+@router.post(
+    "/{org_name}/{app_name}/token",
+    **operation(ok=TokenReply, credential="optional", body=TokenGrant, errors=[401]),
+)
 async def token(request: Request, app: AppDep) -> JSONResponse:
     body = await read_json(request)
     grant = parse_model(Grant, body).grant_type

@@ -38,11 +38,23 @@ from ..deps import (
 )
 from ..envelope import ok, query_params, user_entity
 from ..errors import RestError
+from ..openapi import operation, operation_id
 from ..schemas import NewPassword, Usernames, UserSpec
+from ..shapes import (
+    BatchStatusEnvelope,
+    Envelope,
+    NewPasswordBody,
+    RegisterEnvelope,
+    ResultEnvelope,
+    StatusEnvelope,
+    UserEnvelope,
+    UserPage,
+    UsersBody,
+)
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/{org_name}/{app_name}/users")
+router = APIRouter(prefix="/{org_name}/{app_name}/users", generate_unique_id_function=operation_id)
 
 PATH: Final = "/users"
 MISSING_USERNAME: Final = "Entity 'user' requires a property named username."
@@ -85,7 +97,7 @@ def _spec(item: Any) -> NewUser:
     return NewUser(username=spec.username, password=spec.password, nickname=spec.nickname)
 
 
-@router.post("")
+@router.post("", **operation(ok=RegisterEnvelope, body=UsersBody))
 async def register(request: Request, app: AppDep, _: RegistrarDep) -> JSONResponse:
     body = await read_json(request)
     batch = isinstance(body, list)
@@ -112,7 +124,7 @@ async def register(request: Request, app: AppDep, _: RegistrarDep) -> JSONRespon
     return ok(request, app, path=PATH, entities=[user_entity(u) for u in result.created])
 
 
-@router.get("")
+@router.get("", **operation(ok=UserPage))
 async def list_users(
     request: Request,
     app: AppDep,
@@ -132,7 +144,7 @@ async def list_users(
     )
 
 
-@router.delete("")
+@router.delete("", **operation(ok=UserPage))
 async def delete_oldest(
     request: Request, app: AppDep, _: AdminDep, limit: Limit, cursor: str | None = None
 ) -> JSONResponse:
@@ -152,7 +164,7 @@ async def delete_oldest(
     )
 
 
-@router.post("/batch/status")
+@router.post("/batch/status", **operation(ok=BatchStatusEnvelope, body=Usernames))
 async def batch_status(request: Request, app: AppDep, _: AdminDep) -> JSONResponse:
     names = parse_model(Usernames, await read_json(request)).usernames
     online = await services_of(request).accounts.online(app, names)
@@ -160,13 +172,13 @@ async def batch_status(request: Request, app: AppDep, _: AdminDep) -> JSONRespon
     return ok(request, app, path=PATH, action="get batch user status", data=data)
 
 
-@router.get("/{username}")
+@router.get("/{username}", **operation(ok=UserEnvelope))
 async def get_user(request: Request, app: AppDep, _: AdminDep, username: str) -> JSONResponse:
     user = await services_of(request).accounts.get(app, username)
     return ok(request, app, path=PATH, entities=[user_entity(user)], count=1)
 
 
-@router.delete("/{username}")
+@router.delete("/{username}", **operation(ok=UserEnvelope))
 async def delete_user(request: Request, app: AppDep, _: AdminDep, username: str) -> JSONResponse:
     deleted = await services_of(request).accounts.delete(app, [username])
     if not deleted:
@@ -174,7 +186,7 @@ async def delete_user(request: Request, app: AppDep, _: AdminDep, username: str)
     return ok(request, app, path=PATH, entities=[user_entity(u) for u in deleted])
 
 
-@router.put("/{username}/password")
+@router.put("/{username}/password", **operation(ok=Envelope, body=NewPasswordBody))
 async def set_password(request: Request, app: AppDep, _: AdminDep, username: str) -> JSONResponse:
     body = parse_model(NewPassword, await read_json(request))
     await services_of(request).accounts.set_password(app, username, body.newpassword)
@@ -187,23 +199,27 @@ async def _set_activated(request: Request, app: App, username: str, on: bool) ->
     return ok(request, app, path=PATH, action=action, entities=[user_entity(user)])
 
 
-@router.post("/{username}/deactivate")
+@router.post("/{username}/deactivate", **operation(ok=UserEnvelope))
 async def deactivate(request: Request, app: AppDep, _: AdminDep, username: str) -> JSONResponse:
     return await _set_activated(request, app, username, False)
 
 
-@router.post("/{username}/activate")
+@router.post("/{username}/activate", **operation(ok=UserEnvelope))
 async def activate(request: Request, app: AppDep, _: AdminDep, username: str) -> JSONResponse:
     return await _set_activated(request, app, username, True)
 
 
-@router.api_route("/{username}/disconnect", methods=["GET", "POST"])
+@router.api_route("/{username}/disconnect", methods=["GET", "POST"], **operation(ok=ResultEnvelope))
 async def disconnect(request: Request, app: AppDep, _: AdminDep, username: str) -> JSONResponse:
     await services_of(request).accounts.disconnect(app, username)
     return ok(request, app, path=PATH, entities=[], data={"result": True})
 
 
-@router.api_route("/{username}/disconnect/{resource}", methods=["GET", "POST", "DELETE"])
+@router.api_route(
+    "/{username}/disconnect/{resource}",
+    methods=["GET", "POST", "DELETE"],
+    **operation(ok=ResultEnvelope, credential="self"),
+)
 async def disconnect_device(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str, resource: str
 ) -> JSONResponse:
@@ -212,7 +228,7 @@ async def disconnect_device(
     return ok(request, app, path=PATH, entities=[], data={"result": True})
 
 
-@router.get("/{username}/status")
+@router.get("/{username}/status", **operation(ok=StatusEnvelope))
 async def status(request: Request, app: AppDep, _: AdminDep, username: str) -> JSONResponse:
     validate_username(username)
     online = await services_of(request).accounts.online(app, [username])
