@@ -73,6 +73,9 @@ def _recipients(body: dict[str, Any]) -> list[str]:
 
 
 def _number(value: Any, field: str) -> float:
+    """A JSON number or a decimal string (Easemob's examples send strings); not a boolean."""
+    if isinstance(value, bool):
+        raise _illegal(f"body.{field} must be a number.")
     try:
         return float(value)
     except (TypeError, ValueError) as exc:
