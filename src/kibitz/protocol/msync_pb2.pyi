@@ -514,3 +514,194 @@ class Logout(_message.Message):
     reason: str
     status: Status
     def __init__(self, session_id: _Optional[str] = ..., reason: _Optional[str] = ..., status: _Optional[_Union[Status, _Mapping]] = ...) -> None: ...
+
+class MUCBody(_message.Message):
+    __slots__ = ("muc_id", "operation", "from_jid", "to", "setting", "reason", "is_chatroom", "status", "is_thread", "muc_parent_id", "muc_name", "event_info", "muc_member_count", "ext", "leave_other_rooms", "members")
+    class Operation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        CREATE: _ClassVar[MUCBody.Operation]
+        DESTROY: _ClassVar[MUCBody.Operation]
+        JOIN: _ClassVar[MUCBody.Operation]
+        LEAVE: _ClassVar[MUCBody.Operation]
+        APPLY: _ClassVar[MUCBody.Operation]
+        APPLY_ACCEPT: _ClassVar[MUCBody.Operation]
+        APPLY_DECLINE: _ClassVar[MUCBody.Operation]
+        INVITE: _ClassVar[MUCBody.Operation]
+        INVITE_ACCEPT: _ClassVar[MUCBody.Operation]
+        INVITE_DECLINE: _ClassVar[MUCBody.Operation]
+        KICK: _ClassVar[MUCBody.Operation]
+        GET_BLACKLIST: _ClassVar[MUCBody.Operation]
+        BAN: _ClassVar[MUCBody.Operation]
+        ALLOW: _ClassVar[MUCBody.Operation]
+        UPDATE: _ClassVar[MUCBody.Operation]
+        BLOCK: _ClassVar[MUCBody.Operation]
+        UNBLOCK: _ClassVar[MUCBody.Operation]
+        PRESENCE: _ClassVar[MUCBody.Operation]
+        ABSENCE: _ClassVar[MUCBody.Operation]
+        DIRECT_JOINED: _ClassVar[MUCBody.Operation]
+        ASSIGN_OWNER: _ClassVar[MUCBody.Operation]
+        ADD_ADMIN: _ClassVar[MUCBody.Operation]
+        REMOVE_ADMIN: _ClassVar[MUCBody.Operation]
+        ADD_MUTE: _ClassVar[MUCBody.Operation]
+        REMOVE_MUTE: _ClassVar[MUCBody.Operation]
+        UPDATE_ANNOUNCEMENT: _ClassVar[MUCBody.Operation]
+        DELETE_ANNOUNCEMENT: _ClassVar[MUCBody.Operation]
+        UPLOAD_FILE: _ClassVar[MUCBody.Operation]
+        DELETE_FILE: _ClassVar[MUCBody.Operation]
+        ADD_USER_WHITE_LIST: _ClassVar[MUCBody.Operation]
+        REMOVE_USER_WHITE_LIST: _ClassVar[MUCBody.Operation]
+        BAN_GROUP: _ClassVar[MUCBody.Operation]
+        REMOVE_BAN_GROUP: _ClassVar[MUCBody.Operation]
+        THREAD_CREATE: _ClassVar[MUCBody.Operation]
+        THREAD_DESTROY: _ClassVar[MUCBody.Operation]
+        THREAD_JOIN: _ClassVar[MUCBody.Operation]
+        THREAD_LEAVE: _ClassVar[MUCBody.Operation]
+        THREAD_KICK: _ClassVar[MUCBody.Operation]
+        THREAD_UPDATE: _ClassVar[MUCBody.Operation]
+        THREAD_PRESENCE: _ClassVar[MUCBody.Operation]
+        THREAD_ABSENCE: _ClassVar[MUCBody.Operation]
+        DISABLE_GROUP: _ClassVar[MUCBody.Operation]
+        ABLE_GROUP: _ClassVar[MUCBody.Operation]
+        SET_METADATA: _ClassVar[MUCBody.Operation]
+        DELETE_METADATA: _ClassVar[MUCBody.Operation]
+        GROUP_MEMBER_METADATA_UPDATE: _ClassVar[MUCBody.Operation]
+    CREATE: MUCBody.Operation
+    DESTROY: MUCBody.Operation
+    JOIN: MUCBody.Operation
+    LEAVE: MUCBody.Operation
+    APPLY: MUCBody.Operation
+    APPLY_ACCEPT: MUCBody.Operation
+    APPLY_DECLINE: MUCBody.Operation
+    INVITE: MUCBody.Operation
+    INVITE_ACCEPT: MUCBody.Operation
+    INVITE_DECLINE: MUCBody.Operation
+    KICK: MUCBody.Operation
+    GET_BLACKLIST: MUCBody.Operation
+    BAN: MUCBody.Operation
+    ALLOW: MUCBody.Operation
+    UPDATE: MUCBody.Operation
+    BLOCK: MUCBody.Operation
+    UNBLOCK: MUCBody.Operation
+    PRESENCE: MUCBody.Operation
+    ABSENCE: MUCBody.Operation
+    DIRECT_JOINED: MUCBody.Operation
+    ASSIGN_OWNER: MUCBody.Operation
+    ADD_ADMIN: MUCBody.Operation
+    REMOVE_ADMIN: MUCBody.Operation
+    ADD_MUTE: MUCBody.Operation
+    REMOVE_MUTE: MUCBody.Operation
+    UPDATE_ANNOUNCEMENT: MUCBody.Operation
+    DELETE_ANNOUNCEMENT: MUCBody.Operation
+    UPLOAD_FILE: MUCBody.Operation
+    DELETE_FILE: MUCBody.Operation
+    ADD_USER_WHITE_LIST: MUCBody.Operation
+    REMOVE_USER_WHITE_LIST: MUCBody.Operation
+    BAN_GROUP: MUCBody.Operation
+    REMOVE_BAN_GROUP: MUCBody.Operation
+    THREAD_CREATE: MUCBody.Operation
+    THREAD_DESTROY: MUCBody.Operation
+    THREAD_JOIN: MUCBody.Operation
+    THREAD_LEAVE: MUCBody.Operation
+    THREAD_KICK: MUCBody.Operation
+    THREAD_UPDATE: MUCBody.Operation
+    THREAD_PRESENCE: MUCBody.Operation
+    THREAD_ABSENCE: MUCBody.Operation
+    DISABLE_GROUP: MUCBody.Operation
+    ABLE_GROUP: MUCBody.Operation
+    SET_METADATA: MUCBody.Operation
+    DELETE_METADATA: MUCBody.Operation
+    GROUP_MEMBER_METADATA_UPDATE: MUCBody.Operation
+    class Setting(_message.Message):
+        __slots__ = ("name", "desc", "type", "max_users", "owner")
+        class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+            __slots__ = ()
+            PRIVATE_OWNER_INVITE: _ClassVar[MUCBody.Setting.Type]
+            PRIVATE_MEMBER_INVITE: _ClassVar[MUCBody.Setting.Type]
+            PUBLIC_JOIN_APPROVAL: _ClassVar[MUCBody.Setting.Type]
+            PUBLIC_JOIN_OPEN: _ClassVar[MUCBody.Setting.Type]
+            PUBLIC_ANONYMOUS: _ClassVar[MUCBody.Setting.Type]
+        PRIVATE_OWNER_INVITE: MUCBody.Setting.Type
+        PRIVATE_MEMBER_INVITE: MUCBody.Setting.Type
+        PUBLIC_JOIN_APPROVAL: MUCBody.Setting.Type
+        PUBLIC_JOIN_OPEN: MUCBody.Setting.Type
+        PUBLIC_ANONYMOUS: MUCBody.Setting.Type
+        NAME_FIELD_NUMBER: _ClassVar[int]
+        DESC_FIELD_NUMBER: _ClassVar[int]
+        TYPE_FIELD_NUMBER: _ClassVar[int]
+        MAX_USERS_FIELD_NUMBER: _ClassVar[int]
+        OWNER_FIELD_NUMBER: _ClassVar[int]
+        name: str
+        desc: str
+        type: MUCBody.Setting.Type
+        max_users: int
+        owner: str
+        def __init__(self, name: _Optional[str] = ..., desc: _Optional[str] = ..., type: _Optional[_Union[MUCBody.Setting.Type, str]] = ..., max_users: _Optional[int] = ..., owner: _Optional[str] = ...) -> None: ...
+    class Status(_message.Message):
+        __slots__ = ("error_code", "description", "chatroom_info")
+        class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+            __slots__ = ()
+            OK: _ClassVar[MUCBody.Status.ErrorCode]
+            PERMISSION_DENIED: _ClassVar[MUCBody.Status.ErrorCode]
+            WRONG_PARAMETER: _ClassVar[MUCBody.Status.ErrorCode]
+            MUC_NOT_EXIST: _ClassVar[MUCBody.Status.ErrorCode]
+            USER_NOT_EXIST: _ClassVar[MUCBody.Status.ErrorCode]
+            UNKNOWN: _ClassVar[MUCBody.Status.ErrorCode]
+        OK: MUCBody.Status.ErrorCode
+        PERMISSION_DENIED: MUCBody.Status.ErrorCode
+        WRONG_PARAMETER: MUCBody.Status.ErrorCode
+        MUC_NOT_EXIST: MUCBody.Status.ErrorCode
+        USER_NOT_EXIST: MUCBody.Status.ErrorCode
+        UNKNOWN: MUCBody.Status.ErrorCode
+        ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+        DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+        CHATROOM_INFO_FIELD_NUMBER: _ClassVar[int]
+        error_code: MUCBody.Status.ErrorCode
+        description: str
+        chatroom_info: str
+        def __init__(self, error_code: _Optional[_Union[MUCBody.Status.ErrorCode, str]] = ..., description: _Optional[str] = ..., chatroom_info: _Optional[str] = ...) -> None: ...
+    class EventInfo(_message.Message):
+        __slots__ = ("event_type", "ext")
+        class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+            __slots__ = ()
+            EVENT_NONE: _ClassVar[MUCBody.EventInfo.EventType]
+            CIRCLE_CHANNEL: _ClassVar[MUCBody.EventInfo.EventType]
+        EVENT_NONE: MUCBody.EventInfo.EventType
+        CIRCLE_CHANNEL: MUCBody.EventInfo.EventType
+        EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+        EXT_FIELD_NUMBER: _ClassVar[int]
+        event_type: MUCBody.EventInfo.EventType
+        ext: str
+        def __init__(self, event_type: _Optional[_Union[MUCBody.EventInfo.EventType, str]] = ..., ext: _Optional[str] = ...) -> None: ...
+    MUC_ID_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    FROM_JID_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    SETTING_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    IS_CHATROOM_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    IS_THREAD_FIELD_NUMBER: _ClassVar[int]
+    MUC_PARENT_ID_FIELD_NUMBER: _ClassVar[int]
+    MUC_NAME_FIELD_NUMBER: _ClassVar[int]
+    EVENT_INFO_FIELD_NUMBER: _ClassVar[int]
+    MUC_MEMBER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    EXT_FIELD_NUMBER: _ClassVar[int]
+    LEAVE_OTHER_ROOMS_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    muc_id: JID
+    operation: MUCBody.Operation
+    from_jid: JID
+    to: _containers.RepeatedCompositeFieldContainer[JID]
+    setting: MUCBody.Setting
+    reason: str
+    is_chatroom: bool
+    status: MUCBody.Status
+    is_thread: bool
+    muc_parent_id: JID
+    muc_name: str
+    event_info: MUCBody.EventInfo
+    muc_member_count: int
+    ext: str
+    leave_other_rooms: bool
+    members: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, muc_id: _Optional[_Union[JID, _Mapping]] = ..., operation: _Optional[_Union[MUCBody.Operation, str]] = ..., from_jid: _Optional[_Union[JID, _Mapping]] = ..., to: _Optional[_Iterable[_Union[JID, _Mapping]]] = ..., setting: _Optional[_Union[MUCBody.Setting, _Mapping]] = ..., reason: _Optional[str] = ..., is_chatroom: _Optional[bool] = ..., status: _Optional[_Union[MUCBody.Status, _Mapping]] = ..., is_thread: _Optional[bool] = ..., muc_parent_id: _Optional[_Union[JID, _Mapping]] = ..., muc_name: _Optional[str] = ..., event_info: _Optional[_Union[MUCBody.EventInfo, _Mapping]] = ..., muc_member_count: _Optional[int] = ..., ext: _Optional[str] = ..., leave_other_rooms: _Optional[bool] = ..., members: _Optional[_Iterable[str]] = ...) -> None: ...

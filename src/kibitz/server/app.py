@@ -70,7 +70,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     bus.subscribe(UserChanged, messaging.users_changed)
     groups = GroupService(
-        group_store, messages, clock, ids, max_group_users=settings.max_group_users
+        group_store,
+        messages,
+        clock,
+        ids,
+        max_group_users=settings.max_group_users,
+        events=messaging,
     )
     return Services(
         settings=settings,

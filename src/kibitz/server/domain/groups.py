@@ -13,16 +13,32 @@ destroys); ≤ 60 users per batch; only open public groups are joined without ap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from enum import Enum
-from typing import Final, Protocol
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Protocol
 
 from kibitz.protocol import ChatError, ErrorCode, IdGenerator
+from kibitz.protocol._msync import pb
 
 from .accounts import USERNAME_RE
-from .conversations import Conversation, conversation_queue
-from .delivery import TargetKind
+from .delivery import Delivery
+from .group_events import EventPoster, GroupEvent, Recipient, event_delivery, update_ext
+from .group_models import (
+    DEFAULT_MAX_USERS,
+    MAX_ADMINS,
+    MAX_BATCH,
+    MAX_CUSTOM_BYTES,
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    Group,
+    GroupConversations,
+    GroupSpec,
+    GroupStore,
+    Member,
+    Role,
+    group_key,
+    is_group_id,
+)
 from .models import App
 from .ports import Clock
 
@@ -38,103 +54,6 @@ __all__ = [
     "Role",
     "group_key",
 ]
-
-DEFAULT_MAX_USERS: Final = 200
-MAX_BATCH: Final = 60
-MAX_ADMINS: Final = 99
-MAX_NAME: Final = 128
-MAX_DESCRIPTION: Final = 512
-MAX_CUSTOM_BYTES: Final = 8 * 1024
-_KEY_PREFIX: Final = "g:"
-
-
-def group_key(group_id: str) -> str:
-    """Who owns a group's inbox rows: never a user id (those are UUIDs), ≤ 64 chars."""
-    return _KEY_PREFIX + group_id
-
-
-class Role(Enum):
-    OWNER = "owner"
-    ADMIN = "admin"
-    MEMBER = "member"
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    app_pk: str
-    id: str
-    name: str
-    description: str
-    owner: str  # a username
-    public: bool
-    approval: bool  # members_only: joining needs the owner's or an admin's approval
-    allow_invites: bool  # members may invite
-    invite_need_confirm: bool
-    max_users: int
-    custom: str
-    avatar: str
-    created_ms: int
-    modified_ms: int
-    disabled: bool = False
-    mute_all: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    group_id: str
-    username: str
-    user_id: str
-    role: Role
-    joined_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class GroupSpec:
-    """What a create asks for (Agora's REST keys, validated by the route's shape)."""
-
-    name: str
-    owner: str
-    description: str = ""
-    public: bool = False
-    approval: bool = False
-    allow_invites: bool = False
-    invite_need_confirm: bool = False
-    max_users: int = DEFAULT_MAX_USERS
-    custom: str = ""
-    avatar: str = ""
-    members: tuple[str, ...] = ()
-
-
-class GroupStore(Protocol):
-    async def create(self, group: Group, members: Sequence[Member]) -> None: ...
-
-    async def get(self, app_pk: str, group_id: str) -> Group | None: ...
-
-    async def update(self, group: Group) -> None: ...
-
-    async def delete(self, app_pk: str, group_id: str) -> None:
-        """The group, its members and its queue's rows and cursors."""
-        ...
-
-    async def members(self, group_id: str) -> list[Member]:
-        """Owner first, then by join time."""
-        ...
-
-    async def add_members(self, members: Sequence[Member]) -> None:
-        """Users already in the group are left as they are."""
-        ...
-
-    async def remove_members(self, group_id: str, usernames: Sequence[str]) -> None: ...
-
-    async def set_role(self, group_id: str, username: str, role: Role) -> None: ...
-
-    async def joined(self, user_id: str) -> list[Group]:
-        """The groups that user (ids are unique across apps) is a member of, oldest first."""
-        ...
-
-    async def page(self, app_pk: str, limit: int, after: str | None) -> list[Group]:
-        """All of an app's groups by id, past ``after``."""
-        ...
 
 
 class UserIds(Protocol):
@@ -152,7 +71,9 @@ class GroupService:
         ids: IdGenerator,
         *,
         max_group_users: int = 5_000,
+        events: EventPoster | None = None,
     ) -> None:
+        self._events = events
         self._store = store
         self._users = users
         self._clock = clock
@@ -163,7 +84,7 @@ class GroupService:
 
     async def get(self, app: App, group_id: str) -> Group:
         """The group, or GROUP_INVALID_ID (not an id at all) / GROUP_NOT_EXIST."""
-        if not (group_id.isascii() and group_id.isdigit()) or len(group_id) > 32:
+        if not is_group_id(group_id):
             raise ChatError(
                 ErrorCode.GROUP_INVALID_ID, f"group ID illegal, please check it: {group_id!r}"
             )
@@ -193,7 +114,7 @@ class GroupService:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def create(self, app: App, spec: GroupSpec) -> Group:
+    async def create(self, app: App, spec: GroupSpec, resource: str = "") -> Group:
         if not spec.name:
             raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "a group needs a name")
         _limit(spec.name, "groupname", MAX_NAME)
@@ -233,9 +154,24 @@ class GroupService:
         members = [Member(group.id, spec.owner, ids[spec.owner], Role.OWNER, now)]
         members += [Member(group.id, n, ids[n], Role.MEMBER, now) for n in invited]
         await self._store.create(group, members)
+        owner = members[:1]
+        events = [self._event(app, Op.CREATE, group.id, spec.owner, owner, resource)]
+        for m in members[1:]:
+            joined = GroupEvent(
+                Op.DIRECT_JOINED, group.id, spec.owner, (m.username,), muc_name=group.name
+            )
+            events.append(event_delivery(app, joined, [_recipient(m)]))
+        await self._post(events)
         return group
 
-    async def modify(self, app: App, group_id: str, actor: str | None, **changes: object) -> Group:
+    async def modify(
+        self,
+        app: App,
+        group_id: str,
+        actor: str | None,
+        changes: dict[str, object],
+        resource: str = "",
+    ) -> Group:
         """Change name, description, custom, avatar, max_users, public/approval/invite
         flags; ``actor`` None is the app (admin REST), else the owner or an admin."""
         group = await self.get(app, group_id)
@@ -254,9 +190,16 @@ class GroupService:
                 raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, "maxusers out of range")
         updated = replace(group, **changes, modified_ms=self._clock.now_ms())  # type: ignore[arg-type]
         await self._store.update(updated)
+        event = GroupEvent(
+            Op.UPDATE, group_id, actor or group.owner, ext=update_ext(changes, updated.modified_ms)
+        )
+        members = await self._store.members(group_id)
+        await self._post([event_delivery(app, event, _recipients(members), resource=resource)])
         return updated
 
-    async def transfer(self, app: App, group_id: str, actor: str | None, new_owner: str) -> Group:
+    async def transfer(
+        self, app: App, group_id: str, actor: str | None, new_owner: str, resource: str = ""
+    ) -> Group:
         group = await self.get(app, group_id)
         if actor is not None and actor != group.owner:
             raise ChatError(
@@ -269,20 +212,28 @@ class GroupService:
         await self._store.set_role(group_id, new_owner, Role.OWNER)
         updated = replace(group, owner=new_owner, modified_ms=self._clock.now_ms())
         await self._store.update(updated)
+        event = GroupEvent(Op.ASSIGN_OWNER, group_id, actor or group.owner, (new_owner,))
+        recipients = _recipients(members.values())
+        await self._post([event_delivery(app, event, recipients, resource=resource)])
         return updated
 
-    async def destroy(self, app: App, group_id: str, actor: str | None) -> Group:
+    async def destroy(
+        self, app: App, group_id: str, actor: str | None, resource: str = ""
+    ) -> Group:
         group = await self.get(app, group_id)
         if actor is not None and actor != group.owner:
             raise ChatError(
                 ErrorCode.GROUP_PERMISSION_DENIED, "only the owner can destroy the group"
             )
+        members = await self._store.members(group_id)
         await self._store.delete(app.id, group_id)
+        event = GroupEvent(Op.DESTROY, group_id, actor or group.owner, muc_name=group.name)
+        await self._post([event_delivery(app, event, _recipients(members), resource=resource)])
         return group
 
     # -- membership ----------------------------------------------------------------------
 
-    async def join(self, app: App, group_id: str, username: str) -> Member:
+    async def join(self, app: App, group_id: str, username: str, resource: str = "") -> Member:
         """Join an open public group (an approval group or a private one refuses)."""
         group = await self.get(app, group_id)
         members = await self._store.members(group_id)
@@ -295,10 +246,17 @@ class GroupService:
                 ErrorCode.GROUP_PERMISSION_DENIED,
                 "this group cannot be joined without an invitation or approval",
             )
-        return (await self._add(app, group, members, [username]))[0]
+        added = await self._add(app, group, members, [username])
+        await self._presence(app, group, [*members, *added], added, resource)
+        return added[0]
 
     async def add_members(
-        self, app: App, group_id: str, actor: str | None, usernames: Sequence[str]
+        self,
+        app: App,
+        group_id: str,
+        actor: str | None,
+        usernames: Sequence[str],
+        resource: str = "",
     ) -> list[Member]:
         """Add users directly (the app, the owner, an admin, or a member when the group
         allows invites); those already in the group are skipped."""
@@ -314,7 +272,19 @@ class GroupService:
                 )
         present = {m.username for m in members}
         new = [n for n in dict.fromkeys(usernames) if n not in present]
-        return await self._add(app, group, members, new)
+        added = await self._add(app, group, members, new)
+        by = actor or group.owner
+        events = [
+            event_delivery(
+                app,
+                GroupEvent(Op.DIRECT_JOINED, group_id, by, (m.username,), muc_name=group.name),
+                [_recipient(m)],
+            )
+            for m in added
+        ]
+        await self._post(events)
+        await self._presence(app, group, members, added, resource, actor)
+        return added
 
     async def _add(
         self, app: App, group: Group, members: Sequence[Member], names: Sequence[str]
@@ -329,7 +299,7 @@ class GroupService:
         await self._store.add_members(added)
         return added
 
-    async def leave(self, app: App, group_id: str, username: str) -> None:
+    async def leave(self, app: App, group_id: str, username: str, resource: str = "") -> None:
         group = await self.get(app, group_id)
         members = await self._store.members(group_id)
         if _role_of(members, username) is None:
@@ -337,9 +307,16 @@ class GroupService:
         if username == group.owner:
             raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "the owner cannot leave the group")
         await self._store.remove_members(group_id, [username])
+        event = GroupEvent(Op.ABSENCE, group_id, username, member_count=len(members) - 1)
+        await self._post([event_delivery(app, event, _recipients(members), resource=resource)])
 
     async def remove_members(
-        self, app: App, group_id: str, actor: str | None, usernames: Sequence[str]
+        self,
+        app: App,
+        group_id: str,
+        actor: str | None,
+        usernames: Sequence[str],
+        resource: str = "",
     ) -> list[str]:
         """Remove members (never the owner); an admin cannot remove another admin."""
         group = await self.get(app, group_id)
@@ -354,11 +331,35 @@ class GroupService:
                 raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(name))
             if role is Role.OWNER or (role is Role.ADMIN and actor_role is Role.ADMIN):
                 raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, f"{name} cannot be removed")
-        await self._store.remove_members(group_id, list(dict.fromkeys(usernames)))
-        return list(dict.fromkeys(usernames))
+        removed = list(dict.fromkeys(usernames))
+        await self._store.remove_members(group_id, removed)
+        by = actor or group.owner
+        gone = [m for m in members if m.username in removed]
+        staying = [m for m in members if m.username not in removed]
+        events = [
+            event_delivery(app, GroupEvent(Op.KICK, group_id, by, (m.username,)), [_recipient(m)])
+            for m in gone
+        ]
+        events += [
+            event_delivery(
+                app,
+                GroupEvent(Op.ABSENCE, group_id, m.username, member_count=len(staying)),
+                _recipients(staying),
+                resource=resource if by in {s.username for s in staying} else "",
+            )
+            for m in gone
+        ]
+        await self._post(events)
+        return removed
 
     async def set_admin(
-        self, app: App, group_id: str, actor: str | None, username: str, admin: bool
+        self,
+        app: App,
+        group_id: str,
+        actor: str | None,
+        username: str,
+        admin: bool,
+        resource: str = "",
     ) -> None:
         """Make a member an admin (≤ 99 per group) or a plain member again: the app or
         the owner only."""
@@ -371,14 +372,52 @@ class GroupService:
             raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(username))
         if role is Role.OWNER:
             raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "the owner's role cannot change")
-        if admin and role is not Role.ADMIN:
-            if sum(m.role is Role.ADMIN for m in members) >= MAX_ADMINS:
-                raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, f"at most {MAX_ADMINS} admins")
-            await self._store.set_role(group_id, username, Role.ADMIN)
-        elif not admin and role is Role.ADMIN:
-            await self._store.set_role(group_id, username, Role.MEMBER)
+        if admin == (role is Role.ADMIN):
+            return  # nothing changes, nobody is told
+        if admin and sum(m.role is Role.ADMIN for m in members) >= MAX_ADMINS:
+            raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, f"at most {MAX_ADMINS} admins")
+        await self._store.set_role(group_id, username, Role.ADMIN if admin else Role.MEMBER)
+        op = Op.ADD_ADMIN if admin else Op.REMOVE_ADMIN
+        event = GroupEvent(op, group_id, actor or group.owner, (username,))
+        await self._post([event_delivery(app, event, _recipients(members), resource=resource)])
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _event(
+        self,
+        app: App,
+        op: pb.MUCBody.Operation,
+        group_id: str,
+        actor: str,
+        recipients: Sequence[Member],
+        resource: str = "",
+    ) -> Delivery | None:
+        return event_delivery(
+            app, GroupEvent(op, group_id, actor), _recipients(recipients), resource=resource
+        )
+
+    async def _presence(
+        self,
+        app: App,
+        group: Group,
+        members: Sequence[Member],
+        joined: Sequence[Member],
+        resource: str,
+        actor: str | None = None,
+    ) -> None:
+        """Tell the members (and the actor's other devices) who joined."""
+        count = len({m.username for m in (*members, *joined)})
+        events = []
+        for m in joined:
+            event = GroupEvent(Op.PRESENCE, group.id, m.username, member_count=count)
+            skip = resource if actor in (None, m.username) else ""
+            events.append(event_delivery(app, event, _recipients(members), resource=skip))
+        await self._post(events)
+
+    async def _post(self, events: Sequence[Delivery | None]) -> None:
+        deliveries = [e for e in events if e is not None]
+        if deliveries and self._events is not None:
+            await self._events.post(deliveries)
 
     async def _require_admin(
         self, app: App, group: Group, actor: str | None, members: Sequence[Member] | None = None
@@ -405,6 +444,17 @@ class GroupService:
         return ids
 
 
+Op = pb.MUCBody
+
+
+def _recipient(member: Member) -> Recipient:
+    return Recipient(member.username, member.user_id)
+
+
+def _recipients(members: Iterable[Member]) -> list[Recipient]:
+    return [_recipient(m) for m in members]
+
+
 def _limit(value: str, what: str, limit: int) -> None:
     if len(value) > limit:
         raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, f"{what} is longer than {limit} characters")
@@ -420,34 +470,3 @@ def _role_of(members: Sequence[Member], username: str) -> Role | None:
         if m.username == username:
             return m.role
     return None
-
-
-def _conversation(group: Group) -> Conversation:
-    return Conversation(
-        group.app_pk, TargetKind.GROUP, group.id, group_key(group.id), conversation_queue(group.id)
-    )
-
-
-class GroupConversations:
-    """The ``Conversations`` port over the group store: what a group send or pull names."""
-
-    def __init__(self, store: GroupStore) -> None:
-        self._store = store
-
-    async def find(self, app_pk: str, kind: TargetKind, name: str) -> Conversation | None:
-        if kind is not TargetKind.GROUP or not (name.isascii() and name.isdigit()):
-            return None
-        group = await self._store.get(app_pk, name)
-        return None if group is None else _conversation(group)
-
-    async def members(self, conversation: Conversation) -> Sequence[str]:
-        return [m.username for m in await self._store.members(conversation.name)]
-
-    async def member_of(self, user_id: str, queue: str) -> Conversation | None:
-        for group in await self._store.joined(user_id):
-            if conversation_queue(group.id) == queue:
-                return _conversation(group)
-        return None
-
-    async def joined(self, user_id: str) -> Sequence[Conversation]:
-        return [_conversation(g) for g in await self._store.joined(user_id)]

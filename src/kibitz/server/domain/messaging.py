@@ -405,6 +405,15 @@ class MessagingService:
             await self._bus.publish(notices)
         return results
 
+    async def post(self, deliveries: Sequence[Delivery]) -> list[Stored]:
+        """Deliveries a feature built itself (a group's events): one group commit, then
+        the notices."""
+        stored = await self._append(list(deliveries))
+        notices = [n for d in deliveries for n in d.notices]
+        if notices:
+            await self._bus.publish(notices)
+        return stored
+
     async def _append(self, planned: Planned) -> list[Stored]:
         drafts = [slot.draft for slot in planned if not isinstance(slot, ChatError)]
         return await self.store.append(drafts) if drafts else []

@@ -46,6 +46,12 @@ def _illegal(description: str) -> RestError:
     return RestError(400, "illegal_argument", description, "IllegalArgumentException")
 
 
+def _resource(request: Request) -> str:
+    """The acting device (the SDK appends ``resource=``): it is not told of its own change."""
+    value = request.query_params.get("resource", "")
+    return "" if value in ("undefined", "null") or len(value) > 128 else value
+
+
 def _actor(principal: Principal) -> str | None:
     """None for the app itself; else the user the token belongs to."""
     return None if principal.user is None else principal.user.username
@@ -184,7 +190,7 @@ async def create_group(request: Request, app: AppDep) -> JSONResponse:
         avatar=_text(body, "avatar") or "",
         members=tuple(_names(body.get("members", []), "members")),
     )
-    group = await services_of(request).groups.create(app, spec)
+    group = await services_of(request).groups.create(app, spec, _resource(request))
     return ok(request, app, path="/chatgroups", entities=[], data={"groupid": group.id})
 
 
@@ -242,7 +248,7 @@ async def modify_group(request: Request, app: AppDep, group_id: str) -> JSONResp
         new_owner = _text(body, "newowner")
         if not new_owner:
             raise _illegal("'newowner' must be a username.")
-        await service.transfer(app, group_id, actor, new_owner)
+        await service.transfer(app, group_id, actor, new_owner, _resource(request))
         return ok(request, app, path="/chatgroups", data={"newowner": True})
     changes: dict[str, object] = {}
     answer: dict[str, bool] = {}
@@ -269,14 +275,14 @@ async def modify_group(request: Request, app: AppDep, group_id: str) -> JSONResp
     if max_users is not None:
         changes["max_users"] = max_users
         answer["maxusers"] = True
-    await service.modify(app, group_id, actor, **changes)
+    await service.modify(app, group_id, actor, changes, _resource(request))
     return ok(request, app, path="/chatgroups", data=answer)
 
 
 @router.delete("/chatgroups/{group_id}")
 async def destroy_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     principal = await _principal(request, app)
-    await services_of(request).groups.destroy(app, group_id, _actor(principal))
+    await services_of(request).groups.destroy(app, group_id, _actor(principal), _resource(request))
     data = {"success": True, "groupid": group_id, "id": group_id}
     return ok(request, app, path="/chatgroups", data=data)
 
@@ -314,7 +320,9 @@ async def list_members(
 @router.post("/chatgroups/{group_id}/users/{username}")
 async def add_member(request: Request, app: AppDep, group_id: str, username: str) -> JSONResponse:
     principal = await _principal(request, app)
-    await services_of(request).groups.add_members(app, group_id, _actor(principal), [username])
+    await services_of(request).groups.add_members(
+        app, group_id, _actor(principal), [username], _resource(request)
+    )
     data = {"result": True, "groupid": group_id, "action": "add_member", "user": username}
     return ok(request, app, path=f"/chatgroups/{group_id}/users", data=data)
 
@@ -323,7 +331,9 @@ async def add_member(request: Request, app: AppDep, group_id: str, username: str
 async def add_members(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     principal = await _principal(request, app)
     names = _names((await _body(request)).get("usernames"))
-    added = await services_of(request).groups.add_members(app, group_id, _actor(principal), names)
+    added = await services_of(request).groups.add_members(
+        app, group_id, _actor(principal), names, _resource(request)
+    )
     data = {
         "newmembers": [m.username for m in added],
         "groupid": group_id,
@@ -339,7 +349,7 @@ async def remove_members(
     principal = await _principal(request, app)
     names = _names([n for n in usernames.split(",") if n])
     removed = await services_of(request).groups.remove_members(
-        app, group_id, _actor(principal), names
+        app, group_id, _actor(principal), names, _resource(request)
     )
     items = [
         {"result": True, "groupid": group_id, "action": "remove_member", "user": n} for n in removed
@@ -362,7 +372,7 @@ def _user_actor(principal: Principal) -> str:
 @router.post("/chatgroups/{group_id}/apply")
 async def join_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     username = _user_actor(await _principal(request, app))
-    await services_of(request).groups.join(app, group_id, username)
+    await services_of(request).groups.join(app, group_id, username, _resource(request))
     data = {"result": True, "action": "apply", "id": group_id, "user": username}
     return ok(request, app, path=f"/chatgroups/{group_id}/apply", data=data)
 
@@ -371,7 +381,9 @@ async def join_group(request: Request, app: AppDep, group_id: str) -> JSONRespon
 async def invite(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     username = _user_actor(await _principal(request, app))
     names = _names((await _body(request)).get("usernames"))
-    await services_of(request).groups.add_members(app, group_id, username, names)
+    await services_of(request).groups.add_members(
+        app, group_id, username, names, _resource(request)
+    )
     data = [{"action": "invite", "id": group_id, "result": True, "user": n} for n in names]
     return ok(request, app, path=f"/chatgroups/{group_id}/invite", data=data)
 
@@ -379,7 +391,7 @@ async def invite(request: Request, app: AppDep, group_id: str) -> JSONResponse:
 @router.delete("/chatgroups/{group_id}/quit")
 async def leave_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     username = _user_actor(await _principal(request, app))
-    await services_of(request).groups.leave(app, group_id, username)
+    await services_of(request).groups.leave(app, group_id, username, _resource(request))
     return ok(request, app, path=f"/chatgroups/{group_id}/quit", data={"result": True})
 
 
@@ -398,7 +410,7 @@ async def add_admin(request: Request, app: AppDep, group_id: str) -> JSONRespons
     if not username:
         raise _illegal("'newadmin' must be a username.")
     groups = services_of(request).groups
-    await groups.set_admin(app, group_id, _actor(principal), username, True)
+    await groups.set_admin(app, group_id, _actor(principal), username, True, _resource(request))
     data = {"result": "success", "newadmin": username}
     return ok(request, app, path=f"/chatgroups/{group_id}/admin", data=data)
 
@@ -407,7 +419,7 @@ async def add_admin(request: Request, app: AppDep, group_id: str) -> JSONRespons
 async def remove_admin(request: Request, app: AppDep, group_id: str, username: str) -> JSONResponse:
     principal = await _principal(request, app)
     groups = services_of(request).groups
-    await groups.set_admin(app, group_id, _actor(principal), username, False)
+    await groups.set_admin(app, group_id, _actor(principal), username, False, _resource(request))
     data = {"result": "success", "oldadmin": username}
     return ok(request, app, path=f"/chatgroups/{group_id}/admin", data=data)
 

@@ -1,0 +1,163 @@
+"""The group as the domain keeps it: a group, its members and their roles, what a create
+asks for, the store port — and ``GroupConversations``, the ``Conversations`` port over that
+store, which tells the delivery code which group a send or a pull names and who is in it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final, Protocol
+
+from .conversations import Conversation, conversation_queue
+from .delivery import TargetKind
+
+__all__ = [
+    "DEFAULT_MAX_USERS",
+    "MAX_ADMINS",
+    "MAX_BATCH",
+    "MAX_CUSTOM_BYTES",
+    "MAX_DESCRIPTION",
+    "MAX_NAME",
+    "Group",
+    "GroupConversations",
+    "GroupSpec",
+    "GroupStore",
+    "Member",
+    "Role",
+    "group_key",
+    "is_group_id",
+]
+
+DEFAULT_MAX_USERS: Final = 200
+MAX_BATCH: Final = 60
+MAX_ADMINS: Final = 99
+MAX_NAME: Final = 128
+MAX_DESCRIPTION: Final = 512
+MAX_CUSTOM_BYTES: Final = 8 * 1024
+_KEY_PREFIX: Final = "g:"
+
+
+def group_key(group_id: str) -> str:
+    """Who owns a group's inbox rows: never a user id (those are UUIDs), ≤ 64 chars."""
+    return _KEY_PREFIX + group_id
+
+
+class Role(Enum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    app_pk: str
+    id: str
+    name: str
+    description: str
+    owner: str  # a username
+    public: bool
+    approval: bool  # members_only: joining needs the owner's or an admin's approval
+    allow_invites: bool  # members may invite
+    invite_need_confirm: bool
+    max_users: int
+    custom: str
+    avatar: str
+    created_ms: int
+    modified_ms: int
+    disabled: bool = False
+    mute_all: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    group_id: str
+    username: str
+    user_id: str
+    role: Role
+    joined_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSpec:
+    """What a create asks for (Agora's REST keys, validated by the route's shape)."""
+
+    name: str
+    owner: str
+    description: str = ""
+    public: bool = False
+    approval: bool = False
+    allow_invites: bool = False
+    invite_need_confirm: bool = False
+    max_users: int = DEFAULT_MAX_USERS
+    custom: str = ""
+    avatar: str = ""
+    members: tuple[str, ...] = ()
+
+
+class GroupStore(Protocol):
+    async def create(self, group: Group, members: Sequence[Member]) -> None: ...
+
+    async def get(self, app_pk: str, group_id: str) -> Group | None: ...
+
+    async def update(self, group: Group) -> None: ...
+
+    async def delete(self, app_pk: str, group_id: str) -> None:
+        """The group, its members and its queue's rows and cursors."""
+        ...
+
+    async def members(self, group_id: str) -> list[Member]:
+        """Owner first, then by join time."""
+        ...
+
+    async def add_members(self, members: Sequence[Member]) -> None:
+        """Users already in the group are left as they are."""
+        ...
+
+    async def remove_members(self, group_id: str, usernames: Sequence[str]) -> None: ...
+
+    async def set_role(self, group_id: str, username: str, role: Role) -> None: ...
+
+    async def joined(self, user_id: str) -> list[Group]:
+        """The groups that user (ids are unique across apps) is a member of, oldest first."""
+        ...
+
+    async def page(self, app_pk: str, limit: int, after: str | None) -> list[Group]:
+        """All of an app's groups by id, past ``after``."""
+        ...
+
+
+def is_group_id(name: str) -> bool:
+    """Group ids are decimal numbers (snowflake ids), never a username's letters."""
+    return name.isascii() and name.isdigit() and len(name) <= 32
+
+
+def _conversation(group: Group) -> Conversation:
+    return Conversation(
+        group.app_pk, TargetKind.GROUP, group.id, group_key(group.id), conversation_queue(group.id)
+    )
+
+
+class GroupConversations:
+    """The ``Conversations`` port over the group store: what a group send or pull names."""
+
+    def __init__(self, store: GroupStore) -> None:
+        self._store = store
+
+    async def find(self, app_pk: str, kind: TargetKind, name: str) -> Conversation | None:
+        if kind is not TargetKind.GROUP or not is_group_id(name):
+            return None
+        group = await self._store.get(app_pk, name)
+        return None if group is None else _conversation(group)
+
+    async def members(self, conversation: Conversation) -> Sequence[str]:
+        return [m.username for m in await self._store.members(conversation.name)]
+
+    async def member_of(self, user_id: str, queue: str) -> Conversation | None:
+        for group in await self._store.joined(user_id):
+            if conversation_queue(group.id) == queue:
+                return _conversation(group)
+        return None
+
+    async def joined(self, user_id: str) -> Sequence[Conversation]:
+        return [_conversation(g) for g in await self._store.joined(user_id)]
