@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
 from pathlib import Path
 
@@ -80,14 +81,27 @@ def tracebacks(server: LiveServer, since: int = 0) -> list[str]:
     return found
 
 
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b")
+
+
+def _readable(text: str) -> str:
+    """A structured log line holds its traceback escaped (``exception='Traceback…\\n…'``)."""
+    return text.replace("\\n", "\n").replace("\\'", "'")
+
+
+def _exception_of(text: str) -> str:
+    lines = [line for line in text.splitlines() if _EXCEPTION_LINE.match(line)]
+    return lines[-1] if lines else text.rsplit("\n", 1)[-1]
+
+
 def traceback_report(found: list[str], keep: int = 3) -> str:
     """``found`` told once per distinct exception (its last line), the first ``keep`` whole."""
     distinct: dict[str, str] = {}
-    for text in found:
-        distinct.setdefault(text.rsplit("\n", 1)[-1], text)
+    for text in map(_readable, found):
+        distinct.setdefault(_exception_of(text), text)
     head = f"{len(found)} traceback(s) in the server log, {len(distinct)} distinct:"
-    shown = list(distinct.values())
-    return "\n\n".join([head, *shown[:keep], *(t.rsplit("\n", 1)[-1] for t in shown[keep:])])
+    shown = list(distinct.items())
+    return "\n\n".join([head, *(t for _, t in shown[:keep]), *(e for e, _ in shown[keep:])])
 
 
 async def round_trip(tenant: Tenant, tag: str) -> None:
