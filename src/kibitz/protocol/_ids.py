@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final, NewType
 
-__all__ = ["EPOCH_MS", "IdGenerator", "MessageId", "id_timestamp_ms"]
+__all__ = ["EPOCH_MS", "IdGenerator", "MessageId", "first_id_at", "id_timestamp_ms"]
 
 MessageId = NewType("MessageId", int)
 
@@ -20,6 +20,11 @@ _NODE_BITS: Final = 10
 _SEQ_BITS: Final = 12
 _SEQ_MASK: Final = (1 << _SEQ_BITS) - 1
 _MAX_NODE: Final = (1 << _NODE_BITS) - 1
+
+
+def first_id_at(timestamp_ms: int) -> int:
+    """The smallest id any generator can give at ``timestamp_ms``: a floor for "from then on"."""
+    return max(timestamp_ms - EPOCH_MS, 0) << (_NODE_BITS + _SEQ_BITS)
 
 
 def id_timestamp_ms(message_id: int) -> int:

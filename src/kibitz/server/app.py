@@ -69,6 +69,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         messages, bus, live_sessions, clock, shared=cluster.shared, conversations=conversations
     )
     bus.subscribe(UserChanged, messaging.users_changed)
+    sync = SyncService(
+        messages,
+        batch_size=settings.sync_batch_size,
+        counts=messaging,
+        conversations=conversations,
+    )
     groups = GroupService(
         group_store,
         messages,
@@ -76,6 +82,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ids,
         max_group_users=settings.max_group_users,
         events=messaging,
+        cursors=sync,
     )
     return Services(
         settings=settings,
@@ -91,12 +98,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         cluster=cluster,
         messages=messages,
         messaging=messaging,
-        sync=SyncService(
-            messages,
-            batch_size=settings.sync_batch_size,
-            counts=messaging,
-            conversations=conversations,
-        ),
+        sync=sync,
         groups=groups,
     )
 

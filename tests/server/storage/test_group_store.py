@@ -266,6 +266,17 @@ async def test_joined_oldest_first_across_apps(world: World) -> None:
     assert await s.joined(bob.id) == [older, tie_a, tie_b]
 
 
+async def test_memberships_carry_when_each_began(world: World) -> None:
+    s, bob = world.store, world.u["bob"]
+    first = await world.make(_group(world.app, 1, created_ms=100), "bob")
+    second = _group(world.app, 2, created_ms=200)
+    await world.make(second)
+    await s.add_members([world.member(second, "bob", Role.MEMBER, 777)])
+    got = await s.memberships(bob.id)
+    assert [g for g, _ in got] == await s.joined(bob.id) == [first, second]
+    assert got[1][1] == 777
+
+
 async def test_page_in_numeric_id_order(world: World) -> None:
     s, app = world.store, world.app
     made = []

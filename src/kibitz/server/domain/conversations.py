@@ -59,6 +59,7 @@ class Conversation:
     name: str
     key: str
     queue: str
+    since: int = 0  # from ``joined``/``member_of``: the member reads only ids past this
 
 
 class Conversations(Protocol):

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final, Protocol
 
+from kibitz.protocol._ids import first_id_at
+
 from .conversations import Conversation, conversation_queue
 from .delivery import TargetKind
 
@@ -122,6 +124,10 @@ class GroupStore(Protocol):
         """The groups that user (ids are unique across apps) is a member of, oldest first."""
         ...
 
+    async def memberships(self, user_id: str) -> list[tuple[Group, int]]:
+        """``joined``, each with the ms its membership began."""
+        ...
+
     async def page(self, app_pk: str, limit: int, after: str | None) -> list[Group]:
         """All of an app's groups by id, past ``after``."""
         ...
@@ -132,9 +138,14 @@ def is_group_id(name: str) -> bool:
     return name.isascii() and name.isdigit() and len(name) <= 32
 
 
-def _conversation(group: Group) -> Conversation:
+def _conversation(group: Group, since: int = 0) -> Conversation:
     return Conversation(
-        group.app_pk, TargetKind.GROUP, group.id, group_key(group.id), conversation_queue(group.id)
+        group.app_pk,
+        TargetKind.GROUP,
+        group.id,
+        group_key(group.id),
+        conversation_queue(group.id),
+        since,
     )
 
 
@@ -154,10 +165,13 @@ class GroupConversations:
         return [m.username for m in await self._store.members(conversation.name)]
 
     async def member_of(self, user_id: str, queue: str) -> Conversation | None:
-        for group in await self._store.joined(user_id):
-            if conversation_queue(group.id) == queue:
-                return _conversation(group)
+        for conversation in await self.joined(user_id):
+            if conversation.queue == queue:
+                return conversation
         return None
 
     async def joined(self, user_id: str) -> Sequence[Conversation]:
-        return [_conversation(g) for g in await self._store.joined(user_id)]
+        return [
+            _conversation(g, first_id_at(joined_ms))
+            for g, joined_ms in await self._store.memberships(user_id)
+        ]

@@ -21,6 +21,7 @@ from kibitz.protocol import ChatError, ErrorCode, IdGenerator
 from kibitz.protocol._msync import pb
 
 from .accounts import USERNAME_RE
+from .conversations import conversation_queue
 from .delivery import Delivery
 from .group_events import EventPoster, GroupEvent, Recipient, event_delivery, update_ext
 from .group_models import (
@@ -62,6 +63,12 @@ class UserIds(Protocol):
     async def user_ids(self, app_pk: str, usernames: Sequence[str]) -> dict[str, str]: ...
 
 
+class MemberCursors(Protocol):
+    """Where a new member's devices start reading the group's queue (``SyncService``)."""
+
+    async def start_at(self, owner: str, queue: str, key: int) -> None: ...
+
+
 class GroupService:
     def __init__(
         self,
@@ -72,8 +79,10 @@ class GroupService:
         *,
         max_group_users: int = 5_000,
         events: EventPoster | None = None,
+        cursors: MemberCursors | None = None,
     ) -> None:
         self._events = events
+        self._cursors = cursors
         self._store = store
         self._users = users
         self._clock = clock
@@ -297,6 +306,11 @@ class GroupService:
         now = self._clock.now_ms()
         added = [Member(group.id, n, ids[n], Role.MEMBER, now) for n in names]
         await self._store.add_members(added)
+        if self._cursors is not None:
+            # Past every message stored so far: a (re)joining member starts at the head.
+            floor = self._ids.next_id()
+            for m in added:
+                await self._cursors.start_at(m.user_id, conversation_queue(group.id), floor)
         return added
 
     async def leave(self, app: App, group_id: str, username: str, resource: str = "") -> None:

@@ -56,7 +56,14 @@ class SyncService:
         registered = await self._store.register_device(owner, resource, now_ms)
         if self._counts is not None:
             self._counts.device_count(owner, registered.devices)
-        return await self._store.online(owner, resource)
+        cursors = await self._store.online(owner, resource)
+        # A conversation joined since this device last read it starts at the joining:
+        # what was said before is history, not unread.
+        for conversation in await self._conversations.joined(owner):
+            if conversation.since > cursors.get(conversation.queue, 0):
+                await self._store.ack(owner, resource, conversation.queue, conversation.since)
+                cursors[conversation.queue] = conversation.since
+        return cursors
 
     def device_offline(self, owner: str, resource: str) -> None:
         """No session of that device is left on this node."""
@@ -64,6 +71,12 @@ class SyncService:
 
     async def devices(self, owner: str) -> list[Device]:
         return await self._store.devices(owner)
+
+    async def start_at(self, owner: str, queue: str, key: int) -> None:
+        """Every device of ``owner`` has read ``queue`` up to ``key`` (a user joining a
+        group starts at its head: what was said before is history, not unread)."""
+        for device in await self._store.devices(owner):
+            await self._store.ack(owner, device.resource, queue, key)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -10,8 +10,9 @@ from kibitz.protocol._msync import GROUP_DOMAIN, encode_frame, pb
 from kibitz.server.domain.groups import GroupSpec, group_key
 from kibitz.server.storage.schema import inbox
 
+from ..rest.support import FakeClock
 from .client import MsyncClient
-from .conftest import Gateway
+from .conftest import Gateway, GatewayFactory
 from .test_conversations import pull_group, send_to, typed
 
 pytestmark = pytest.mark.anyio
@@ -90,3 +91,30 @@ async def test_a_destroyed_group_is_not_found_and_its_rows_are_gone(gateway: Gat
     async with gateway.services.engine.connect() as conn:
         owned = inbox.select().where(inbox.c.owner == group_key(gid))
         assert (await conn.execute(owned)).all() == []
+
+
+async def test_a_new_or_returning_member_starts_at_the_head(
+    gateway_factory: GatewayFactory,
+) -> None:
+    """What was said before a member (re)joined is history, not unread: neither counted in
+    UNREAD nor pulled (to the millisecond: the clock moves between the steps)."""
+    clock = FakeClock()
+    gateway = await gateway_factory(clock=clock)
+    alice, bob, dave = [await gateway.user(n) for n in ("alice", "bob", "dave")]
+    app = gateway.harness.app
+    gid = await _group(gateway, "alice", "bob")
+    a = await gateway.client(alice, "a1")
+    d = await gateway.client(dave, "d1")  # dave's device exists before he joins
+    await send_to(a, gid, typed(pb.MessageBody.GROUPCHAT, gid))
+    clock.advance(0.005)
+    await gateway.services.groups.add_members(app, gid, None, ["dave"])
+    assert (gid, GROUP_DOMAIN) not in await unread(d)
+    await gateway.services.groups.leave(app, gid, "bob")
+    out = await send_to(a, gid, typed(pb.MessageBody.GROUPCHAT, gid))  # while bob is out
+    clock.advance(0.005)
+    await gateway.services.groups.add_members(app, gid, None, ["bob"])
+    clock.advance(0.005)
+    after = await send_to(a, gid, typed(pb.MessageBody.GROUPCHAT, gid))
+    assert [m.id for m in (await pull_group(d, gid)).metas] == [out.server_id, after.server_id]
+    b = await gateway.client(bob, "b1")  # bob's first device: it starts at his rejoining
+    assert [m.id for m in (await pull_group(b, gid)).metas] == [after.server_id]

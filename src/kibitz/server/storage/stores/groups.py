@@ -158,6 +158,18 @@ class SqlGroupStore:
         async with self._engine.connect() as conn:
             return [_row_to_group(row) for row in await conn.execute(query)]
 
+    async def memberships(self, user_id: str) -> list[tuple[Group, int]]:
+        """``joined`` with the time each membership began."""
+        query = (
+            select(groups, group_members.c.joined_ms.label("member_joined_ms"))
+            .join(group_members, group_members.c.group_id == groups.c.id)
+            .where(group_members.c.user_id == user_id)
+            .order_by(groups.c.created_ms, groups.c.seq)
+        )
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [(_row_to_group(row), int(row.member_joined_ms)) for row in rows]
+
     async def page(self, app_pk: str, limit: int, after: str | None) -> list[Group]:
         """Up to ``limit`` groups with an id numerically above ``after``; ``after`` must be
         a decimal string (past the BigInteger range nothing follows it)."""
