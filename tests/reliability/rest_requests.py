@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -61,6 +61,7 @@ class Secrets:
     client_secret: str
     credentials: dict[str, str | None]  # a name → an Authorization value (None: no header)
     preferred: tuple[str, ...] = ()  # names drawn half of the time
+    known: dict[str, tuple[bytes, ...]] = field(default_factory=dict)  # real path values
 
 
 # -- values ------------------------------------------------------------------------------
@@ -153,6 +154,21 @@ def _field_values(secrets: Secrets) -> dict[str, st.SearchStrategy[Any]]:
         "ext": st.dictionaries(st.text(max_size=5), json_values, max_size=4) | json_values,
         "routetype": st.sampled_from(["ROUTE_ONLINE", "ROUTE_ALL", ""]) | json_values,
         "sync_device": st.booleans() | json_values,
+        # groups
+        "groupname": names | st.just("g" * 200) | json_values,
+        "desc": st.text(max_size=10) | st.just("d" * 10_000) | json_values,
+        "public": st.sampled_from([True, False, "true", "no"]) | json_values,
+        "membersonly": st.sampled_from([True, False, "false", 1]) | json_values,
+        "allowinvites": st.sampled_from([True, "true", None]) | json_values,
+        "invite_need_confirm": st.booleans() | json_values,
+        "maxusers": st.sampled_from([*HUGE_INTS, "200", "x", 3000]) | json_values,
+        "custom": st.text(max_size=10) | st.just("c" * 10_000) | json_values,
+        "avatar": st.text(max_size=10) | json_values,
+        "owner": names | json_values,
+        "members": st.lists(names, max_size=4)
+        | st.integers(59, 62).map(lambda n: [f"u{i}" for i in range(n)])
+        | json_values,
+        "newadmin": names | json_values,
     }
 
 
@@ -164,6 +180,12 @@ FIELDS: Final = {
     "status": ["usernames"],
     "password": ["newpassword"],
     "messages/users": ["from", "to", "type", "body", "ext", "routetype", "sync_device"],
+    "chatgroups": ["groupname", "desc", "public", "membersonly", "allowinvites",
+                   "invite_need_confirm", "maxusers", "custom", "avatar", "owner", "members"],
+    "{group_id}": ["groupname", "desc", "public", "membersonly", "allowinvites", "maxusers",
+                   "custom", "avatar"],
+    "invite": ["usernames"],
+    "admin": ["newadmin"],
 }  # fmt: skip
 
 
@@ -177,7 +199,7 @@ def _fields_of(path: str) -> list[str]:
 def field_bodies(draw: st.DrawFn, path: str, secrets: Secrets) -> Any:
     values = _field_values(secrets)
     keys = draw(st.lists(st.sampled_from(_fields_of(path)), unique=True, max_size=7))
-    obj = {k: draw(values[k]) for k in keys}
+    obj = {k: draw(values.get(k, json_values)) for k in keys}
     if path.endswith("/users") and draw(st.integers(0, 4)) == 0:  # a batch registration
         return [obj] * draw(st.sampled_from([1, 2, 60, 61]))
     return obj
@@ -242,10 +264,11 @@ PLACEHOLDERS: Final = {
     "username": [b"alice", b"bob", b"carol", b"admin", b"nobody"],
     "resource": [b"r1", b"fuzz", b"webim_1"],
 }
+IDS: Final = [b"1", b"0", b"-1", b"123456789012345678", b"99999999999999999999", b"1,2", b"abc"]
 
 
 @st.composite
-def paths(draw: st.DrawFn, route: Route) -> bytes:
+def paths(draw: st.DrawFn, route: Route, secrets: Secrets) -> bytes:
     tenant = draw(st.sampled_from([(b"acme", b"chat")] * 10 + [(b"other", b"app"), (b"no", b"pe")]))
     parts: list[bytes] = []
     for part in route.path.strip("/").split("/"):
@@ -260,7 +283,8 @@ def paths(draw: st.DrawFn, route: Route) -> bytes:
         elif key == "app_name":
             parts.append(tenant[1])
         else:
-            parts.append(draw(st.sampled_from(PLACEHOLDERS[key])))
+            known = list(secrets.known.get(key, ()))  # a real group id, say
+            parts.append(draw(st.sampled_from(known + PLACEHOLDERS.get(key, IDS))))
     path = b"/" + b"/".join(parts)
     twist = draw(st.integers(0, 19))
     if twist == 0:
@@ -286,8 +310,10 @@ NUMBERS: Final = [
 
 @st.composite
 def query_values(draw: st.DrawFn, key: str) -> str:
-    if key == "limit":
+    if key in ("limit", "pagenum", "pagesize"):
         return draw(st.sampled_from(NUMBERS) | st.integers().map(str))
+    if key == "resource":
+        return draw(st.sampled_from(["r1", "undefined", "null", "x" * 200, "a/b"]) | names)
     if key == "cursor":
         position = draw(st.sampled_from([*HUGE_INTS, 99999999999999999999999, "x", "", "1.5"]))
         return draw(
@@ -304,7 +330,7 @@ def query_values(draw: st.DrawFn, key: str) -> str:
 
 @st.composite
 def queries(draw: st.DrawFn, route: Route) -> bytes:
-    keys = QUERY_KEYS.get(route.path, [])
+    keys = QUERY_KEYS.get(route.path, ["limit", "cursor", "pagenum", "pagesize", "resource"])
     choice = draw(st.integers(0, 5))
     if choice == 0 or (not keys and choice < 4):
         return b""
@@ -368,7 +394,7 @@ def requests(draw: st.DrawFn, secrets: Secrets, host: bytes) -> tuple[str, RawRe
         method = draw(st.sampled_from(METHODS))
     else:
         method = draw(st.sampled_from(ODD_METHODS))
-    target = draw(paths(route)) + draw(queries(route))
+    target = draw(paths(route, secrets)) + draw(queries(route))
     headers = [(b"Host", host)]
     headers += [(b"Authorization", v) for v in draw(authorizations(secrets))]
     body = b""
