@@ -7,6 +7,8 @@ import asyncio
 import itertools
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,7 +20,14 @@ from tests.server.transport.msync.client import MsyncClient, body_text
 
 from .tenant import TIMEOUT, Tenant
 
-__all__ = ["check_healthy", "log_offset", "round_trip", "traceback_report", "tracebacks"]
+__all__ = [
+    "check_healthy",
+    "log_offset",
+    "round_trip",
+    "traceback_report",
+    "tracebacks",
+    "watching",
+]
 
 _CONTEXT_BEFORE = 3  # the log line that announced the traceback, and the request before
 _CONTEXT_AFTER = 300
@@ -85,8 +94,22 @@ _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|W
 
 
 def _readable(text: str) -> str:
-    """A structured log line holds its traceback escaped (``exception='Traceback…\\n…'``)."""
-    return text.replace("\\n", "\n").replace("\\'", "'")
+    """Unescaped (a structured log line holds its traceback as ``exception='…\\n…'``), and
+    without the frames of installed packages (uvicorn, starlette, fastapi): kibitz's own
+    frames and the exception say what went wrong."""
+    kept: list[str] = []
+    skipping = False
+    for line in text.replace("\\n", "\n").replace("\\'", "'").splitlines():
+        if line.lstrip().startswith('File "'):
+            skipping = "site-packages" in line
+            if skipping:
+                continue
+        elif skipping and line.startswith("    "):
+            continue  # the source line (and the ^^^ marker) of a skipped frame
+        else:
+            skipping = False
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def _exception_of(text: str) -> str:
@@ -102,6 +125,23 @@ def traceback_report(found: list[str], keep: int = 3) -> str:
     head = f"{len(found)} traceback(s) in the server log, {len(distinct)} distinct:"
     shown = list(distinct.items())
     return "\n\n".join([head, *(t for _, t in shown[:keep]), *(e for e, _ in shown[keep:])])
+
+
+@contextmanager
+def watching(server: LiveServer) -> Iterator[None]:
+    """A failing check inside is reported with the tracebacks the server logged meanwhile;
+    a passing one must have logged none."""
+    since = log_offset(server)
+    try:
+        yield
+    except (AssertionError, pytest.fail.Exception) as exc:
+        found = tracebacks(server, since)
+        if found:
+            pytest.fail(f"{exc}\n\n{traceback_report(found)}")
+        raise
+    found = tracebacks(server, since)
+    if found:
+        pytest.fail(traceback_report(found))
 
 
 async def round_trip(tenant: Tenant, tag: str) -> None:

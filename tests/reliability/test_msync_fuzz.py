@@ -25,7 +25,7 @@ from kibitz.protocol._msync import decode_frame, decode_payload, encode_frame, j
 from tests.conftest import LiveServer
 
 from .figures import record
-from .health import check_healthy, log_offset, traceback_report, tracebacks
+from .health import check_healthy, log_offset, traceback_report, tracebacks, watching
 from .httpraw import RawResponse, exchange
 from .msync_frames import Item, Login, items, nested_json, provision, raw_field, reply_problem
 from .tenant import Tenant
@@ -304,15 +304,10 @@ def test_fuzz_after_login(gate: Gate) -> None:
 def regression(g: Gate) -> Iterator[None]:
     """A failed check is reported with the server's tracebacks of the same moment; a
     passing one must have logged none."""
-    since = log_offset(g.server)
-    try:
+    with watching(g.server):
         yield
-    except AssertionError as exc:
-        found = tracebacks(g.server, since)
-        if found:
-            pytest.fail(f"{exc}\n\n{traceback_report(found)}")
-        raise
-    assert_clean(g, since)
+        if g.violations:
+            pytest.fail(report(g.violations))
 
 
 def refused_and_closed(g: Gate, data: bytes) -> None:

@@ -25,13 +25,13 @@ from kibitz.server.domain import accesstoken2
 from tests.conftest import LiveServer
 
 from .figures import record
-from .health import check_healthy, log_offset, traceback_report, tracebacks
+from .health import check_healthy, log_offset, traceback_report, tracebacks, watching
 from .httpraw import RawRequest, RawResponse, error_body_problem, exchange
 from .rest_requests import Secrets, cursor, nested, requests
 from .tenant import TIMEOUT, Tenant
 
 MAX_BODY = 1024 * 1024  # settings.max_body_bytes: past it the server may answer and hang up
-EXAMPLES = 3000  # per fuzz test; each is one request
+EXAMPLES = 2500  # per fuzz test; each is one request
 BUDGET_S = 35.0  # a slow machine stops sending there (the count says how far it got)
 TOTAL: Counter[str] = Counter()
 
@@ -268,34 +268,35 @@ def test_fuzz_malformed_http(fuzz: Fuzz) -> None:
     """Broken HTTP framing: bad request lines, versions, header syntax, lengths, chunking,
     binary garbage. The client half-closes after sending, so the server sees where the input
     ends: a response, if any, must be a JSON error, never a 5xx."""
-    since = log_offset(fuzz.server)
-    tried = Counter[str]()
+    with watching(fuzz.server):
+        tried = Counter[str]()
 
-    @settings(
-        max_examples=400,
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(data=raw_inputs())
-    def one(data: bytes) -> None:
-        tried["requests"] += 1
-        TOTAL["requests"] += 1
-        response = exchange("127.0.0.1", fuzz.server.port, data, half_close=True)
-        if isinstance(response, str):
-            tried[f"no response ({response})"] += 1
-            return
-        tried[f"HTTP {response.status}"] += 1
-        problem = judge(RawRequest(b"?", b"", [], data), response)
-        if problem:
-            fuzz.violations.setdefault(f"malformed HTTP: {problem}", []).append(
-                f"    {data[:300]!r}\n      → {response.describe()}"
-            )
+        @settings(
+            max_examples=400,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(data=raw_inputs())
+        def one(data: bytes) -> None:
+            tried["requests"] += 1
+            TOTAL["requests"] += 1
+            response = exchange("127.0.0.1", fuzz.server.port, data, half_close=True)
+            if isinstance(response, str):
+                tried[f"no response ({response})"] += 1
+                return
+            tried[f"HTTP {response.status}"] += 1
+            problem = judge(RawRequest(b"?", b"", [], data), response)
+            if problem:
+                fuzz.violations.setdefault(f"malformed HTTP: {problem}", []).append(
+                    f"    {data[:300]!r}\n      → {response.describe()}"
+                )
 
-    one()
-    record("rest fuzz (malformed HTTP)", **dict(sorted(tried.items())))
-    assert_clean(fuzz, since)
+        one()
+        record("rest fuzz (malformed HTTP)", **dict(sorted(tried.items())))
+        if fuzz.violations:
+            pytest.fail(report(fuzz.violations))
 
 
 # -- the regressions the lane exists to keep out ------------------------------------------
@@ -310,21 +311,29 @@ JSON_ROUTES = [
 DEEP = 100_000
 
 
+def expect_400(fz: Fuzz, method: str, path: str, admin: bool, body: bytes = b"") -> None:
+    """``method /acme/chat{path}`` (with the app token if ``admin``) is answered 400, in
+    Agora's error body; the server's tracebacks come with a failure (``watching``)."""
+    headers = [(b"Host", fz.host)]
+    if body:
+        headers.append((b"Content-Type", b"application/json"))
+    if admin:
+        headers.append((b"Authorization", f"Bearer {fz.tenant.app_token}".encode()))
+    request = RawRequest(method.encode(), f"/acme/chat{path}".encode(), headers, body)
+    with watching(fz.server):
+        expect(send(fz, f"{method} {path.split('?')[0]}", request), 400)
+        if fz.violations:
+            pytest.fail(report(fz.violations))
+
+
 @pytest.mark.parametrize("kind", ["arrays", "objects", "mixed", "open", "in a field"])
 @pytest.mark.parametrize(("method", "path", "admin"), JSON_ROUTES)
 def test_deeply_nested_json_is_a_client_error(
     fuzz: Fuzz, method: str, path: str, admin: bool, kind: str
 ) -> None:
     """(a) A recursive decoder runs out of stack on ``[[[[…``: it is malformed JSON, 400."""
-    since = log_offset(fuzz.server)
     body = b'{"username": ' + nested(DEEP) + b"}" if kind == "in a field" else nested(DEEP, kind)
-    headers = [(b"Host", fuzz.host), (b"Content-Type", b"application/json")]
-    if admin:
-        headers.append((b"Authorization", f"Bearer {fuzz.tenant.app_token}".encode()))
-    target = f"/acme/chat{path}".encode()
-    response = send(fuzz, f"{method} {path}", RawRequest(method.encode(), target, headers, body))
-    expect(response, 400)
-    assert_clean(fuzz, since)
+    expect_400(fuzz, method, path, admin, body)
 
 
 @pytest.mark.parametrize(
@@ -342,14 +351,7 @@ def test_invalid_utf8_in_json_is_a_client_error(
     fuzz: Fuzz, method: str, path: str, admin: bool, body: bytes
 ) -> None:
     """JSON is UTF-8: a string that is not is malformed JSON, 400 (found by this fuzz)."""
-    since = log_offset(fuzz.server)
-    headers = [(b"Host", fuzz.host), (b"Content-Type", b"application/json")]
-    if admin:
-        headers.append((b"Authorization", f"Bearer {fuzz.tenant.app_token}".encode()))
-    target = f"/acme/chat{path}".encode()
-    response = send(fuzz, f"{method} {path}", RawRequest(method.encode(), target, headers, body))
-    expect(response, 400)
-    assert_clean(fuzz, since)
+    expect_400(fuzz, method, path, admin, body)
 
 
 @pytest.mark.parametrize(
@@ -358,42 +360,38 @@ def test_invalid_utf8_in_json_is_a_client_error(
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
 def test_cursor_out_of_range_is_a_client_error(fuzz: Fuzz, method: str, position: object) -> None:
     """(b) A cursor holding a number no SQL integer holds was never handed out: 400."""
-    since = log_offset(fuzz.server)
-    headers = [(b"Host", fuzz.host), (b"Authorization", f"Bearer {fuzz.tenant.app_token}".encode())]
-    target = f"/acme/chat/users?limit=1&cursor={cursor(position)}".encode()
-    response = send(fuzz, f"{method} /users?cursor", RawRequest(method.encode(), target, headers))
-    expect(response, 400)
-    assert_clean(fuzz, since)
+    expect_400(fuzz, method, f"/users?limit=1&cursor={cursor(position)}", True)
 
 
 @pytest.mark.parametrize("name", [".", ".."])
 def test_dot_usernames_are_refused(fuzz: Fuzz, name: str) -> None:
     """(e) ``.`` and ``..`` are path segments, not usernames: registration, a batch
     registration and the inherit grant's auto-creation all refuse them."""
-    since = log_offset(fuzz.server)
-    t = fuzz.tenant
-    with httpx.Client(timeout=TIMEOUT, headers=t.admin()) as http:
-        one = http.post(f"{t.base}/users", json={"username": name, "password": "secret"})
-        assert one.status_code == 400, one.text
-        batch = http.post(f"{t.base}/users", json=[{"username": name}, {"username": "dotty"}])
-        assert batch.status_code in (200, 400), batch.text
-        inherit = {"grant_type": "inherit", "username": name, "autoCreateUser": True}
-        grant = http.post(f"{t.base}/token", json=inherit)
-        assert grant.status_code == 400, grant.text
-        listed, page = [], {"limit": "100"}
-        while True:
-            reply = http.get(f"{t.base}/users", params=page)
-            assert reply.status_code == 200, reply.text
-            listed += [e["username"] for e in reply.json()["entities"]]
-            if not reply.json().get("cursor"):
-                break
-            page["cursor"] = reply.json()["cursor"]
-    assert name not in listed
-    for reply in (one, grant):
-        raw = RawResponse(reply.status_code, dict(reply.headers), reply.content)
-        problem = error_body_problem(raw)
-        assert problem is None, problem
-    assert_clean(fuzz, since)
+    with watching(fuzz.server):
+        t = fuzz.tenant
+        with httpx.Client(timeout=TIMEOUT, headers=t.admin()) as http:
+            one = http.post(f"{t.base}/users", json={"username": name, "password": "secret"})
+            assert one.status_code == 400, one.text
+            batch = http.post(f"{t.base}/users", json=[{"username": name}, {"username": "dotty"}])
+            assert batch.status_code in (200, 400), batch.text
+            inherit = {"grant_type": "inherit", "username": name, "autoCreateUser": True}
+            grant = http.post(f"{t.base}/token", json=inherit)
+            assert grant.status_code == 400, grant.text
+            listed, page = [], {"limit": "100"}
+            while True:
+                reply = http.get(f"{t.base}/users", params=page)
+                assert reply.status_code == 200, reply.text
+                listed += [e["username"] for e in reply.json()["entities"]]
+                if not reply.json().get("cursor"):
+                    break
+                page["cursor"] = reply.json()["cursor"]
+        assert name not in listed
+        for reply in (one, grant):
+            raw = RawResponse(reply.status_code, dict(reply.headers), reply.content)
+            problem = error_body_problem(raw)
+            assert problem is None, problem
+        if fuzz.violations:
+            pytest.fail(report(fuzz.violations))
 
 
 @pytest.mark.parametrize(
@@ -410,15 +408,16 @@ def test_dot_usernames_are_refused(fuzz: Fuzz, name: str) -> None:
 )
 def test_unparsable_requests_get_the_json_error_body(fuzz: Fuzz, label: str, head: bytes) -> None:
     """(f) What the HTTP parser refuses, or passes on, is still answered in Agora's shape."""
-    since = log_offset(fuzz.server)
-    data = head + f"\r\nHost: {fuzz.host.decode()}\r\nConnection: close\r\n\r\n".encode()
-    TOTAL["requests"] += 1
-    response = exchange("127.0.0.1", fuzz.server.port, data)
-    assert isinstance(response, RawResponse), f"{label}: {response}"
-    assert response.status < 500, response.describe()
-    if response.status >= 400:
-        assert error_body_problem(response) is None, f"{label}: {response.describe()}"
-    assert_clean(fuzz, since)
+    with watching(fuzz.server):
+        data = head + f"\r\nHost: {fuzz.host.decode()}\r\nConnection: close\r\n\r\n".encode()
+        TOTAL["requests"] += 1
+        response = exchange("127.0.0.1", fuzz.server.port, data)
+        assert isinstance(response, RawResponse), f"{label}: {response}"
+        assert response.status < 500, response.describe()
+        if response.status >= 400:
+            assert error_body_problem(response) is None, f"{label}: {response.describe()}"
+        if fuzz.violations:
+            pytest.fail(report(fuzz.violations))
 
 
 def test_healthy_after_the_fuzz(fuzz: Fuzz) -> None:
