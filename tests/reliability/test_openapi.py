@@ -14,7 +14,6 @@ or deeper (the default is one fixed seed, so a failure here reproduces).
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -46,27 +45,9 @@ PATH_VALUES = {
     "usernames": "alice",
 }
 
-# routes/groups.py (74dda1d) does not declare its bodies, answers or credentials yet: its
-# operations are held to the same checks under an xfail, and left out of schemathesis.
-PENDING = re.compile(r"chatgroups")
-SCOPES = [
-    pytest.param(False, id="declared"),
-    pytest.param(
-        True,
-        id="groups",
-        marks=pytest.mark.xfail(
-            strict=False, reason="routes/groups.py does not use openapi.operation() yet"
-        ),
-    ),
-]
 
-
-def operations(
-    document: dict[str, Any], pending: bool = False
-) -> Iterator[tuple[str, str, dict[str, Any]]]:
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for path, item in document["paths"].items():
-        if bool(PENDING.search(path)) != pending:
-            continue
         for method in METHODS:
             if method in item:
                 yield path, method, item[method]
@@ -103,10 +84,7 @@ def url_of(h: AppHarness, path: str, op: dict[str, Any]) -> str:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("pending", SCOPES)
-async def test_the_document_is_valid_openapi_with_agoras_shapes(
-    harness: AppHarness, pending: bool
-) -> None:
+async def test_the_document_is_valid_openapi_with_agoras_shapes(harness: AppHarness) -> None:
     document = await served_document(harness)
     schemathesis.openapi.from_dict(document).validate()  # OpenAPI 3.1 meta-schema
     components = document["components"]
@@ -115,9 +93,9 @@ async def test_the_document_is_valid_openapi_with_agoras_shapes(
         assert ref.rsplit("/", 1)[1] in components["schemas"], f"{ref} does not resolve"
     scheme = components["securitySchemes"][BEARER]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
-    ops = list(operations(document, pending))
-    assert len(ops) >= (1 if pending else 20)
-    ids = Counter(op["operationId"] for _, _, op in operations(document, pending))
+    ops = list(operations(document))
+    assert len(ops) >= 37
+    ids = Counter(op["operationId"] for _, _, op in operations(document))
     assert all(n == 1 for n in ids.values()), ids
     for path, method, op in ops:
         label = f"{method.upper()} {path}"
@@ -144,16 +122,13 @@ async def test_the_document_is_valid_openapi_with_agoras_shapes(
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("pending", SCOPES)
-async def test_every_operation_that_needs_a_credential_declares_bearer(
-    harness: AppHarness, pending: bool
-) -> None:
+async def test_every_operation_that_needs_a_credential_declares_bearer(harness: AppHarness) -> None:
     """Without a token: 401 exactly where the document asks for one; none where it is
     optional (the token grants) or absent (discovery)."""
     h = harness
     document = await served_document(h)
     checked = 0
-    for path, method, op in operations(document, pending):
+    for path, method, op in operations(document):
         body = {"json": {}} if "requestBody" in op else {}
         response = await h.http.request(method, url_of(h, path, op), **body)
         label = f"{method.upper()} {path} → {response.status_code} {response.text[:200]}"
@@ -161,21 +136,18 @@ async def test_every_operation_that_needs_a_credential_declares_bearer(
         assert security in (REQUIRED, OPTIONAL, None), label
         assert (response.status_code == 401) == (security == REQUIRED), label
         checked += 1
-    assert checked >= (1 if pending else 20)
+    assert checked >= 37
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("pending", SCOPES)
-async def test_every_operation_that_reads_a_body_declares_it(
-    harness: AppHarness, pending: bool
-) -> None:
+async def test_every_operation_that_reads_a_body_declares_it(harness: AppHarness) -> None:
     """With an app token and a broken JSON body: 400 json_parse exactly where the
     document declares a request body (the routes read bodies by hand, so FastAPI cannot
     tell)."""
     h = harness
     document = await served_document(h)
     readers = []
-    for path, method, op in operations(document, pending):
+    for path, method, op in operations(document):
         response = await h.http.request(
             method,
             url_of(h, path, op),
@@ -187,7 +159,7 @@ async def test_every_operation_that_reads_a_body_declares_it(
         assert parsed == ("requestBody" in op), label
         if parsed:
             readers.append(f"{method.upper()} {path}")
-    assert readers and (pending or "POST /{org_name}/{app_name}/token" in readers), readers
+    assert "POST /{org_name}/{app_name}/token" in readers, readers
 
 
 # -- schemathesis against a real server ----------------------------------------------------
@@ -230,13 +202,14 @@ def test_schemathesis_finds_no_server_error(live_server: LiveServer) -> None:
                 # Agora answers 400 to requests the schema allows but the state refuses
                 # (invalid_grant, a taken username, a stale cursor): not a defect.
                 "positive_data_acceptance": {"enabled": False},
-                # Known: a 405 lists only one route's methods, see the xfail below.
+                # A concrete URL can match two templates (/users/batch/status and
+                # /users/{username}/status): its 405 Allows both, as HTTP wants, where this
+                # check expects one template's methods (test_a_405_allows_… checks Allow).
                 "allow_header_conformance": {"enabled": False},
             },
         }
     )
     schema = schemathesis.openapi.from_url(f"{live_server.rest}/openapi.json", config=config)
-    schema = schema.exclude(path_regex=PENDING.pattern)
     started = time.monotonic()
     operations_run: set[str] = set()
     requests = 0
@@ -287,12 +260,6 @@ def test_schemathesis_finds_no_server_error(live_server: LiveServer) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.xfail(
-    strict=False,
-    reason="Starlette answers 405 from the first route matching the path, so Allow names "
-    "only its methods (OPTIONS /users → Allow: POST, not DELETE, GET, POST); the 405 "
-    "rendering (errors.py) or the router would have to collect every route of the path",
-)
 async def test_a_405_allows_every_method_of_the_path(harness: AppHarness) -> None:
     h = harness
     for path, expected in (

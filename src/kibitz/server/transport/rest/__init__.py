@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import cast
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 
 from kibitz.server.services import Services
@@ -28,6 +29,13 @@ def register_rest(app: FastAPI) -> None:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    # Every method served per path, for a 405's Allow header (errors.py).
+    app.state.route_methods = [
+        (route.path_regex, set(route.methods or ()))
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
     install_openapi(app)
     app.add_middleware(
         RequestGuard, max_body_bytes=settings.max_body_bytes, now_ms=services.clock.now_ms

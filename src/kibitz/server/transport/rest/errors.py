@@ -194,9 +194,21 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
         description = f"{request.method} is not supported on {request.url.path}"
     else:
         description = str(exc.detail)
-    return _render(
-        request, exc.status_code, error, description, _PKG + exception, dict(exc.headers or {})
-    )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return _render(request, exc.status_code, error, description, _PKG + exception, headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path: Starlette answers 405 from the first
+    route that matched the path, so its own Allow header names only that route's."""
+    path = request.url.path
+    methods: set[str] = set()
+    for pattern, served in getattr(request.app.state, "route_methods", ()):
+        if pattern.match(path):
+            methods |= served
+    return sorted(methods)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

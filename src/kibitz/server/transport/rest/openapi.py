@@ -35,12 +35,14 @@ _FASTAPI_422: Final = ("HTTPValidationError", "ValidationError")
 
 # app: an app token (or a 007 token with the app privilege); self: that, or a user token of
 # the user in the path; user: a user token only; optional: none, but some variants take one.
-Credential = Literal["app", "self", "user", "optional"] | None
+Credential = Literal["app", "self", "user", "member", "optional"] | None
 
 _CREDENTIALS: Final[dict[str, str]] = {
     "app": "Needs an app token.",
     "self": "Needs an app token, or a user token of the user in the path.",
     "user": "Needs a user token of the user in the path.",
+    "member": "Needs an app token, or a user token of any user of the app, who acts as "
+    "itself (what that user may do is the group's rules: owner, admin, member).",
     "optional": "No credential, except the `agora` grant (a 007 app token) and the "
     "`inherit` grant (an app token).",
 }

@@ -33,6 +33,14 @@ from kibitz.server.domain.models import App
 from ..deps import AppDep, authenticate, read_json, services_of
 from ..envelope import ok
 from ..errors import RestError
+from ..group_shapes import (
+    GroupCreateBody,
+    GroupDataEnvelope,
+    GroupModifyBody,
+    NewAdminBody,
+    UsernamesBody,
+)
+from ..openapi import operation
 
 __all__ = ["router"]
 
@@ -164,7 +172,10 @@ def _group_ids(value: str) -> list[str]:
 # -- lifecycle -----------------------------------------------------------------------------
 
 
-@router.post("/chatgroups")
+@router.post(
+    "/chatgroups",
+    **operation(ok=GroupDataEnvelope, credential="member", body=GroupCreateBody, errors=[403]),
+)
 async def create_group(request: Request, app: AppDep) -> JSONResponse:
     principal = await _principal(request, app)
     body = await _body(request)
@@ -194,13 +205,15 @@ async def create_group(request: Request, app: AppDep) -> JSONResponse:
     return ok(request, app, path="/chatgroups", entities=[], data={"groupid": group.id})
 
 
-@router.get("/chatgroups")
+@router.get("/chatgroups", **operation(ok=GroupDataEnvelope, credential="app"))
 async def list_groups(
     request: Request, app: AppDep, limit: PageNum = None, cursor: PageNum = None
 ) -> JSONResponse:
     principal = await _principal(request, app)
     if not principal.is_app:
-        raise RestError(401, "unauthorized", "This operation requires an app token.")
+        raise RestError(
+            401, "unauthorized", "This operation requires an app token.", "UnauthorizedException"
+        )
     size = _page_arg(limit, 10, 1, 1000, "limit")
     after = None if cursor in (None, "", "undefined", "null") else cursor
     if after is not None and not (after.isascii() and after.isdigit()):
@@ -227,7 +240,7 @@ async def list_groups(
     )
 
 
-@router.get("/chatgroups/{group_ids}")
+@router.get("/chatgroups/{group_ids}", **operation(ok=GroupDataEnvelope, credential="member"))
 async def group_details(request: Request, app: AppDep, group_ids: str) -> JSONResponse:
     await _principal(request, app)
     service = services_of(request).groups
@@ -238,7 +251,10 @@ async def group_details(request: Request, app: AppDep, group_ids: str) -> JSONRe
     return ok(request, app, path="/chatgroups", entities=[], data=data, count=len(data))
 
 
-@router.put("/chatgroups/{group_id}")
+@router.put(
+    "/chatgroups/{group_id}",
+    **operation(ok=GroupDataEnvelope, credential="member", body=GroupModifyBody, errors=[403]),
+)
 async def modify_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     principal = await _principal(request, app)
     body = await _body(request)
@@ -279,7 +295,9 @@ async def modify_group(request: Request, app: AppDep, group_id: str) -> JSONResp
     return ok(request, app, path="/chatgroups", data=answer)
 
 
-@router.delete("/chatgroups/{group_id}")
+@router.delete(
+    "/chatgroups/{group_id}", **operation(ok=GroupDataEnvelope, credential="member", errors=[403])
+)
 async def destroy_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     principal = await _principal(request, app)
     await services_of(request).groups.destroy(app, group_id, _actor(principal), _resource(request))
@@ -290,7 +308,7 @@ async def destroy_group(request: Request, app: AppDep, group_id: str) -> JSONRes
 # -- membership ----------------------------------------------------------------------------
 
 
-@router.get("/chatgroups/{group_id}/users")
+@router.get("/chatgroups/{group_id}/users", **operation(ok=GroupDataEnvelope, credential="member"))
 async def list_members(
     request: Request,
     app: AppDep,
@@ -317,7 +335,10 @@ async def list_members(
     return ok(request, app, path=path, data=data, count=len(data), cursor=next_cursor)
 
 
-@router.post("/chatgroups/{group_id}/users/{username}")
+@router.post(
+    "/chatgroups/{group_id}/users/{username}",
+    **operation(ok=GroupDataEnvelope, credential="member", errors=[403]),
+)
 async def add_member(request: Request, app: AppDep, group_id: str, username: str) -> JSONResponse:
     principal = await _principal(request, app)
     await services_of(request).groups.add_members(
@@ -327,7 +348,10 @@ async def add_member(request: Request, app: AppDep, group_id: str, username: str
     return ok(request, app, path=f"/chatgroups/{group_id}/users", data=data)
 
 
-@router.post("/chatgroups/{group_id}/users")
+@router.post(
+    "/chatgroups/{group_id}/users",
+    **operation(ok=GroupDataEnvelope, credential="member", body=UsernamesBody, errors=[403]),
+)
 async def add_members(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     principal = await _principal(request, app)
     names = _names((await _body(request)).get("usernames"))
@@ -342,7 +366,10 @@ async def add_members(request: Request, app: AppDep, group_id: str) -> JSONRespo
     return ok(request, app, path=f"/chatgroups/{group_id}/users", data=data)
 
 
-@router.delete("/chatgroups/{group_id}/users/{usernames}")
+@router.delete(
+    "/chatgroups/{group_id}/users/{usernames}",
+    **operation(ok=GroupDataEnvelope, credential="member", errors=[403]),
+)
 async def remove_members(
     request: Request, app: AppDep, group_id: str, usernames: str
 ) -> JSONResponse:
@@ -365,11 +392,16 @@ async def remove_members(
 def _user_actor(principal: Principal) -> str:
     """Routes the SDK calls for the logged-in user: an app token names no one."""
     if principal.user is None:
-        raise RestError(401, "unauthorized", "This operation needs a user token.")
+        raise RestError(
+            401, "unauthorized", "This operation needs a user token.", "UnauthorizedException"
+        )
     return principal.user.username
 
 
-@router.post("/chatgroups/{group_id}/apply")
+@router.post(
+    "/chatgroups/{group_id}/apply",
+    **operation(ok=GroupDataEnvelope, credential="user", errors=[403]),
+)
 async def join_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     username = _user_actor(await _principal(request, app))
     await services_of(request).groups.join(app, group_id, username, _resource(request))
@@ -377,25 +409,30 @@ async def join_group(request: Request, app: AppDep, group_id: str) -> JSONRespon
     return ok(request, app, path=f"/chatgroups/{group_id}/apply", data=data)
 
 
-@router.post("/chatgroups/{group_id}/invite")
+@router.post(
+    "/chatgroups/{group_id}/invite",
+    **operation(ok=GroupDataEnvelope, credential="member", body=UsernamesBody, errors=[403]),
+)
 async def invite(request: Request, app: AppDep, group_id: str) -> JSONResponse:
-    username = _user_actor(await _principal(request, app))
+    principal = await _principal(request, app)  # an app token invites as the app
     names = _names((await _body(request)).get("usernames"))
-    await services_of(request).groups.add_members(
-        app, group_id, username, names, _resource(request)
-    )
+    groups = services_of(request).groups
+    await groups.add_members(app, group_id, _actor(principal), names, _resource(request))
     data = [{"action": "invite", "id": group_id, "result": True, "user": n} for n in names]
     return ok(request, app, path=f"/chatgroups/{group_id}/invite", data=data)
 
 
-@router.delete("/chatgroups/{group_id}/quit")
+@router.delete(
+    "/chatgroups/{group_id}/quit",
+    **operation(ok=GroupDataEnvelope, credential="user", errors=[403]),
+)
 async def leave_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     username = _user_actor(await _principal(request, app))
     await services_of(request).groups.leave(app, group_id, username, _resource(request))
     return ok(request, app, path=f"/chatgroups/{group_id}/quit", data={"result": True})
 
 
-@router.get("/chatgroups/{group_id}/admin")
+@router.get("/chatgroups/{group_id}/admin", **operation(ok=GroupDataEnvelope, credential="member"))
 async def list_admins(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     await _principal(request, app)
     members = await services_of(request).groups.members(app, group_id)
@@ -403,7 +440,10 @@ async def list_admins(request: Request, app: AppDep, group_id: str) -> JSONRespo
     return ok(request, app, path=f"/chatgroups/{group_id}/admin", data=data, count=len(data))
 
 
-@router.post("/chatgroups/{group_id}/admin")
+@router.post(
+    "/chatgroups/{group_id}/admin",
+    **operation(ok=GroupDataEnvelope, credential="member", body=NewAdminBody, errors=[403]),
+)
 async def add_admin(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     principal = await _principal(request, app)
     username = _text(await _body(request), "newadmin")
@@ -415,7 +455,10 @@ async def add_admin(request: Request, app: AppDep, group_id: str) -> JSONRespons
     return ok(request, app, path=f"/chatgroups/{group_id}/admin", data=data)
 
 
-@router.delete("/chatgroups/{group_id}/admin/{username}")
+@router.delete(
+    "/chatgroups/{group_id}/admin/{username}",
+    **operation(ok=GroupDataEnvelope, credential="member", errors=[403]),
+)
 async def remove_admin(request: Request, app: AppDep, group_id: str, username: str) -> JSONResponse:
     principal = await _principal(request, app)
     groups = services_of(request).groups
@@ -424,7 +467,10 @@ async def remove_admin(request: Request, app: AppDep, group_id: str, username: s
     return ok(request, app, path=f"/chatgroups/{group_id}/admin", data=data)
 
 
-@router.get("/chatgroups/{group_id}/user/{username}/is_joined")
+@router.get(
+    "/chatgroups/{group_id}/user/{username}/is_joined",
+    **operation(ok=GroupDataEnvelope, credential="member"),
+)
 async def is_joined(request: Request, app: AppDep, group_id: str, username: str) -> JSONResponse:
     await _principal(request, app)
     member = await services_of(request).groups.member(app, group_id, username)
@@ -432,7 +478,9 @@ async def is_joined(request: Request, app: AppDep, group_id: str, username: str)
     return ok(request, app, path=path, data=member is not None)
 
 
-@router.get("/users/{username}/joined_chatgroups")
+@router.get(
+    "/users/{username}/joined_chatgroups", **operation(ok=GroupDataEnvelope, credential="self")
+)
 async def joined_groups(
     request: Request,
     app: AppDep,
@@ -442,7 +490,12 @@ async def joined_groups(
 ) -> JSONResponse:
     principal = await _principal(request, app)
     if principal.user is not None and principal.user.username != username:
-        raise RestError(401, "unauthorized", "A user token acts only for its own user.")
+        raise RestError(
+            401,
+            "unauthorized",
+            "A user token acts only for its own user.",
+            "UnauthorizedException",
+        )
     groups = services_of(request).groups
     joined = await groups.joined(app, username)
     size = _page_arg(pagesize, 5 if principal.is_app else 20, 1, 100, "pagesize")
