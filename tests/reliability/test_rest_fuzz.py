@@ -420,6 +420,22 @@ def test_unparsable_requests_get_the_json_error_body(fuzz: Fuzz, label: str, hea
             pytest.fail(report(fuzz.violations))
 
 
+@pytest.mark.parametrize("method", [b"FOO", b"CONNECT", b""])
+def test_a_refused_cors_preflight_gets_the_json_error_body(fuzz: Fuzz, method: bytes) -> None:
+    """A browser's preflight for a method the API does not allow is an error like any
+    other: Agora's JSON body, not CORSMiddleware's plain text (found with this lane)."""
+    headers = [
+        (b"Host", fuzz.host),
+        (b"Origin", b"http://evil.example"),
+        (b"Access-Control-Request-Method", method),
+    ]
+    request = RawRequest(b"OPTIONS", b"/acme/chat/users", headers)
+    with watching(fuzz.server):
+        send(fuzz, "OPTIONS /users (preflight)", request)
+        if fuzz.violations:
+            pytest.fail(report(fuzz.violations))
+
+
 def test_healthy_after_the_fuzz(fuzz: Fuzz) -> None:
     """Last: the server still serves a normal user, and never logged a traceback."""
     check_healthy(fuzz.tenant, "after-rest-fuzz")
