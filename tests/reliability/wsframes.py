@@ -75,9 +75,14 @@ class RawSocket:
     frames_sent: int = 0
     write_failed: bool = False
 
-    def connect(self, timeout: float = TIMEOUT) -> None:
-        """TCP and the opening handshake; anything but ``101`` raises."""
-        self.sock = socket.create_connection((self.host, self.port), timeout=timeout)
+    def connect(self, timeout: float = TIMEOUT, rcvbuf: int | None = None) -> None:
+        """TCP and the opening handshake; anything but ``101`` raises. ``rcvbuf``: a small
+        receive window from the start (a consumer whose unread output backs up at once)."""
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect((self.host, self.port))
         key = base64.b64encode(os.urandom(16)).decode()
         request = (
             f"GET {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
