@@ -9,6 +9,7 @@ import pytest
 
 from kibitz.protocol._msync import pb
 from tests.server.transport.msync.client import MsyncClient
+from tests.server.transport.msync.test_conversations import pull_group, send_to, typed
 
 from .conftest import Cluster
 from .support import client, texts, token, users
@@ -125,3 +126,32 @@ async def test_server_json_lists_every_live_node(cluster: Cluster) -> None:
         assert ports == sorted(str(n.port) for n in cluster.nodes)
         assert doc["msync-wx"]["hosts"] == doc["rest"]["hosts"]
         assert doc["app_key"] == "acme#chat"
+
+
+async def test_a_group_message_and_group_events_cross_nodes(cluster: Cluster) -> None:
+    """Members on two nodes: a group created through node 1, a message sent on node 0,
+    delivered on node 1 (and to the sender's device there), never back to the sender."""
+    u = users(cluster, "alice", "bob")
+    async with (
+        client(cluster, 0, u["alice"], "web") as alice,
+        client(cluster, 1, u["alice"], "phone") as alice_phone,
+        client(cluster, 1, u["bob"], "web") as bob,
+    ):
+        reply = cluster.rest(
+            1,
+            "POST",
+            "/acme/chat/chatgroups",
+            json={"groupname": "across", "owner": u["alice"], "members": [u["bob"]]},
+        )
+        assert reply.status_code == 200, reply.text
+        gid = reply.json()["data"]["groupid"]
+        await bob.notice()  # DIRECT_JOINED, in bob's own queue named after the group
+        (joined,) = await bob.pull(gid)
+        assert pb.MUCBody.FromString(joined.payload).operation == pb.MUCBody.DIRECT_JOINED
+        ack = await send_to(alice, gid, typed(pb.MessageBody.GROUPCHAT, gid))
+        assert ack.status.error_code == pb.Status.OK
+        for device in (bob, alice_phone):
+            notice = await device.notice()
+            assert notice.queue.name == gid
+            assert [m.id for m in (await pull_group(device, gid)).metas] == [ack.server_id]
+        assert not (await pull_group(alice, gid)).metas
