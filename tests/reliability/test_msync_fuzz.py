@@ -341,8 +341,10 @@ def test_provision_with_a_nested_json_auth_token_is_refused(
 
 @pytest.mark.parametrize("field_", ["auth", "guid.name", "guid.app_key", "resource"])
 def test_provision_with_strings_that_are_not_utf8_is_refused(gate: Gate, field_: str) -> None:
-    """proto2 hands a string field that is not UTF-8 over as ``bytes``: a login naming such
-    a token, user, app or resource is refused like any bad login (found by this fuzz)."""
+    """proto2 hands a string field that is not UTF-8 over as ``bytes`` (found by this fuzz):
+    in the PROVISION itself (the resource) the login is refused like any bad login; in the
+    envelope (token, user, app) the frame is not msync at all, and is closed 1007 (invalid
+    frame payload data) like any undecodable frame."""
     login = gate.login
     bad = b"$t$\xed\xa0\x80\xff"
     if field_ == "resource":
@@ -359,6 +361,15 @@ def test_provision_with_strings_that_are_not_utf8_is_refused(gate: Gate, field_:
             "guid.name": raw_field(2, raw_field(2, bad)),
             "guid.app_key": raw_field(2, raw_field(1, bad)),
         }[field_]
+        with regression(gate):
+            ws = gate.socket()
+            try:
+                ws.send(BINARY, data)
+                end = read_until(gate, ws, None, [])
+                assert (end.kind, end.code) == ("close", 1007), end
+            finally:
+                ws.close()
+        return
     refused_and_closed(gate, data)
 
 

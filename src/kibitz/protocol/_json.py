@@ -18,7 +18,7 @@ MAX_DEPTH: Final = 64  # arrays and objects inside one another; Agora's own ext 
 
 
 class JsonError(ValueError):
-    """Not JSON, or nested deeper than ``MAX_DEPTH``."""
+    """Not JSON (also: a string that is not UTF-8), or nested deeper than ``MAX_DEPTH``."""
 
 
 def loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
@@ -29,7 +29,7 @@ def loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
         raise JsonError(f"nested deeper than {max_depth} levels")
     try:
         return msgspec.json.decode(raw)
-    except (msgspec.DecodeError, RecursionError) as exc:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         raise JsonError(str(exc)) from exc
 
 

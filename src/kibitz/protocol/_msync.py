@@ -121,6 +121,8 @@ def decode_frame(data: bytes) -> pb.MSync:
         frame.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise FrameError("not an msync frame") from exc
+    if not data.isascii() and not _text_is_text(frame):
+        raise FrameError("a string field of the msync frame is not UTF-8")
     return frame
 
 
@@ -130,7 +132,33 @@ def decode_payload(message_type: type[M], data: bytes) -> M:
         inner.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise FrameError(f"malformed {message_type.__name__}") from exc
+    if not data.isascii() and not _text_is_text(inner):
+        raise FrameError(f"a string field of {message_type.__name__} is not UTF-8")
     return inner
+
+
+_STRING: Final = 9  # FieldDescriptor.TYPE_STRING
+_MESSAGE: Final = 11  # FieldDescriptor.TYPE_MESSAGE
+
+
+def _text_is_text(message: Message) -> bool:
+    """Whether every string field holds text. Our .proto is proto2, where the protobuf
+    runtime hands a string that is not UTF-8 over as ``bytes`` instead of refusing it; only
+    bytes ≥ 0x80 can make one, so ASCII input never needs this walk."""
+    for descriptor, value in message.ListFields():
+        kind = descriptor.type
+        if kind == _STRING:
+            if isinstance(value, bytes) or (
+                descriptor.is_repeated and any(isinstance(v, bytes) for v in value)
+            ):
+                return False
+        elif kind == _MESSAGE:
+            if descriptor.is_repeated:
+                if not all(_text_is_text(v) for v in value):
+                    return False
+            elif not _text_is_text(value):
+                return False
+    return True
 
 
 # -- ext attributes ----------------------------------------------------------------------

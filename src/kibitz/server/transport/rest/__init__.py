@@ -11,12 +11,11 @@ from typing import cast
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from starlette.middleware.cors import CORSMiddleware
 
 from kibitz.server.services import Services
 
 from .errors import install_error_handlers
-from .middleware import RequestGuard
+from .middleware import AgoraCORSMiddleware, RequestGuard
 from .openapi import install_openapi
 from .routes import ROUTERS
 
@@ -41,7 +40,8 @@ def register_rest(app: FastAPI) -> None:
         RequestGuard, max_body_bytes=settings.max_body_bytes, now_ms=services.clock.now_ms
     )
     app.add_middleware(
-        CORSMiddleware,
+        AgoraCORSMiddleware,
+        now_ms=services.clock.now_ms,
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"],
         allow_headers=["*"],

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyTooLarge", "RequestGuard", "elapsed_ms"]
+__all__ = ["AgoraCORSMiddleware", "BodyTooLarge", "RequestGuard", "elapsed_ms"]
 
 STARTED_KEY: Final = "kibitz.started"
 
@@ -99,3 +102,44 @@ class RequestGuard:
         ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+class AgoraCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, but a refused preflight answers with Agora's JSON error body (a
+    client's error handling sees one shape for every failure) instead of plain text."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        now_ms: Callable[[], int],
+        allow_origins: Sequence[str],
+        allow_methods: Sequence[str],
+        allow_headers: Sequence[str],
+        expose_headers: Sequence[str],
+        max_age: int,
+    ) -> None:
+        super().__init__(
+            app,
+            allow_origins=allow_origins,
+            allow_methods=allow_methods,
+            allow_headers=allow_headers,
+            expose_headers=expose_headers,
+            max_age=max_age,
+        )
+        self._now_ms = now_ms
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        reason = bytes(response.body).decode(errors="replace")
+        body = {
+            "error": "illegal_argument",
+            "exception": "kibitz.rest.IllegalArgumentException",
+            "timestamp": self._now_ms(),
+            "duration": 0,
+            "error_description": reason or "The CORS preflight was refused.",
+        }
+        headers = {k: v for k, v in response.headers.items() if k.lower().startswith("access-")}
+        return JSONResponse(body, status_code=400, headers=headers)
