@@ -43,6 +43,7 @@ PATH_VALUES = {
     "group_id": "1",
     "group_ids": "1",
     "usernames": "alice",
+    "which": "white",
 }
 
 

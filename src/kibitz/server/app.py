@@ -18,6 +18,7 @@ from .domain.apps import AppService
 from .domain.auth import AuthService
 from .domain.clock import SystemClock
 from .domain.events import KickDevices, Notice, UserChanged
+from .domain.group_moderation import GroupModeration
 from .domain.groups import GroupConversations, GroupService
 from .domain.messaging import MessagingService
 from .domain.models import App
@@ -64,7 +65,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     ids = IdGenerator(clock.now_ms, node=settings.node_id)
     messages = SqlMessageStore(engine, ids, clock, shared=cluster.shared)
     group_store = SqlGroupStore(engine)
-    conversations = GroupConversations(group_store)  # rooms and threads join it later
+    conversations = GroupConversations(group_store, clock)  # rooms and threads join it later
     messaging = MessagingService(
         messages, bus, live_sessions, clock, shared=cluster.shared, conversations=conversations
     )
@@ -100,6 +101,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         messaging=messaging,
         sync=sync,
         groups=groups,
+        moderation=GroupModeration(groups, group_store, clock),
     )
 
 

@@ -12,6 +12,7 @@ from .cluster.setup import Cluster
 from .domain.accounts import AccountService
 from .domain.apps import AppService
 from .domain.auth import AuthService
+from .domain.group_moderation import GroupModeration
 from .domain.groups import GroupService
 from .domain.messaging import MessagingService
 from .domain.nodes import NodeList
@@ -42,3 +43,4 @@ class Services:
     messaging: MessagingService
     sync: SyncService
     groups: GroupService
+    moderation: GroupModeration

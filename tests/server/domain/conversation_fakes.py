@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from kibitz.protocol import ChatError
 from kibitz.server.domain.conversations import Conversation, conversation_queue
 from kibitz.server.domain.delivery import TargetKind
 
@@ -49,3 +50,6 @@ class FakeConversations:
 
     async def joined(self, user_id: str) -> Sequence[Conversation]:
         return [k.conversation for k in self.known.values() if user_id in k.members]
+
+    async def refusal(self, conversation: Conversation, username: str) -> ChatError | None:
+        return None

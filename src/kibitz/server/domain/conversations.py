@@ -80,6 +80,10 @@ class Conversations(Protocol):
         """Every conversation that user is a member of (its UNREAD summary covers them)."""
         ...
 
+    async def refusal(self, conversation: Conversation, username: str) -> ChatError | None:
+        """Why this member may not post now (muted, the conversation disabled, …), if so."""
+        ...
+
 
 class NoConversations:
     """No groups, rooms or threads (yet): every lookup finds nothing."""
@@ -95,6 +99,9 @@ class NoConversations:
 
     async def joined(self, user_id: str) -> Sequence[Conversation]:
         return ()
+
+    async def refusal(self, conversation: Conversation, username: str) -> ChatError | None:
+        return None
 
 
 def conversation_queue(name: str) -> str:
@@ -173,8 +180,12 @@ class ConversationPlanner:
             raise kind.missing(name)
         validate_body(send.body, (kind.body_type,))
         members = await self._conversations.members(conversation)
-        if sender.user_id is not None and sender.username not in members:
-            raise ChatError(kind.not_joined, f"{sender.username} is not a member of {name}")
+        if sender.user_id is not None:
+            if sender.username not in members:
+                raise ChatError(kind.not_joined, f"{sender.username} is not a member of {name}")
+            refused = await self._conversations.refusal(conversation, sender.username)
+            if refused is not None:
+                raise refused
         skip = member_device(sender.user_id, sender.resource) if sender.user_id else None
         online = await self._presence.online_users(app.id, members)
         queue = conversation.queue

@@ -2,10 +2,13 @@
 ``Meta{ns=MUC}`` carrying a ``MUCBody`` (agora-protocol-2.md §3.6), pulled like a message.
 
 An event is stored once, with one inbox row per user it is for, in that user's own queue
-named after the group (``{group id}@easemob.com``): unlike the group's shared queue, this
-reaches users who are not (or no longer) members — the one removed, the one invited — and
-survives the group's destruction. The acting device is skipped (the REST ``resource``
-parameter names it); the actor's other devices get the event like everyone else.
+of group events (``EVENT_QUEUE``): unlike the group's shared queue, it reaches users who are
+not (or no longer) members — the one removed, the one invited — and survives the group's
+destruction. Its name is no group id and no username: the Web SDK keeps the queues it has
+still to pull by name alone, so a queue named like a group's would have one of the two
+NOTICEs dropped whenever both arrive together (agora-protocol-2.md §2.6). The acting
+device is skipped (the REST ``resource`` parameter names it); the actor's other devices get
+the event like everyone else.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from kibitz.protocol._msync import GROUP_DOMAIN, jid, pb
 
@@ -21,7 +24,16 @@ from .delivery import Delivery, Draft, InboxRow, Stored
 from .events import Notice
 from .models import App
 
-__all__ = ["EventPoster", "GroupEvent", "Recipient", "event_delivery", "update_ext"]
+__all__ = [
+    "EVENT_QUEUE",
+    "EventPoster",
+    "GroupEvent",
+    "Recipient",
+    "event_delivery",
+    "update_ext",
+]
+
+EVENT_QUEUE: Final = "groups#events"  # "#" never appears in a username or a group id
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +54,7 @@ class GroupEvent:
     muc_name: str = ""
     ext: str = ""  # eventInfo.ext: JSON (UPDATE)
     member_count: int = 0
+    body_ext: str = ""  # MUCBody.ext: JSON (ADD_MUTE: {"user_mute_time": {user: ms}})
 
 
 class EventPoster(Protocol):
@@ -90,6 +103,8 @@ def event_delivery(
         body.event_info.ext = event.ext
     if event.member_count:
         body.muc_member_count = event.member_count
+    if event.body_ext:
+        body.ext = event.body_ext
     payload = body.SerializeToString()
     from_jid = jid(app.app_key, event.actor, resource=resource)
     to_jid = jid(app.app_key, event.group_id, GROUP_DOMAIN)
@@ -105,7 +120,7 @@ def event_delivery(
         )
         return meta.SerializeToString()
 
-    queue = event.group_id  # the user's own queue named after the group
+    queue = EVENT_QUEUE
     rows = tuple(
         InboxRow(r.user_id, queue, resource if r.username == event.actor and resource else None)
         for r in people

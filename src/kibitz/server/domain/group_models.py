@@ -9,13 +9,16 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final, Protocol
 
+from kibitz.protocol import ChatError, ErrorCode
 from kibitz.protocol._ids import first_id_at
 
 from .conversations import Conversation, conversation_queue
 from .delivery import TargetKind
+from .ports import Clock
 
 __all__ = [
     "DEFAULT_MAX_USERS",
+    "DISABLED",
     "MAX_ADMINS",
     "MAX_BATCH",
     "MAX_CUSTOM_BYTES",
@@ -25,12 +28,15 @@ __all__ = [
     "GroupConversations",
     "GroupSpec",
     "GroupStore",
+    "ListKind",
     "Member",
     "Role",
     "group_key",
     "is_group_id",
 ]
 
+# The wording the Web SDK maps to GROUP_IS_DISABLED (608) on REST and on a send ack.
+DISABLED: Final = "can not operate this group, reason: group is disabled"
 DEFAULT_MAX_USERS: Final = 200
 MAX_BATCH: Final = 60
 MAX_ADMINS: Final = 99
@@ -69,6 +75,16 @@ class Group:
     modified_ms: int
     disabled: bool = False
     mute_all: bool = False
+    announcement: str = ""
+
+
+class ListKind(Enum):
+    """A group's lists of users: muted (until a time), allowed to post when all are
+    muted, blocked from joining."""
+
+    MUTE = "mute"
+    ALLOW = "allow"
+    BLOCK = "block"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +144,18 @@ class GroupStore(Protocol):
         """``joined``, each with the ms its membership began."""
         ...
 
+    async def list_entries(self, group_id: str, kind: ListKind) -> dict[str, int]:
+        """username → expires_ms (0: no expiry) of one of the group's lists."""
+        ...
+
+    async def add_entries(self, group_id: str, kind: ListKind, entries: dict[str, int]) -> None:
+        """Add or renew (a new expiry replaces the old)."""
+        ...
+
+    async def remove_entries(
+        self, group_id: str, kind: ListKind, usernames: Sequence[str]
+    ) -> None: ...
+
     async def page(self, app_pk: str, limit: int, after: str | None) -> list[Group]:
         """All of an app's groups by id, past ``after``."""
         ...
@@ -150,10 +178,35 @@ def _conversation(group: Group, since: int = 0) -> Conversation:
 
 
 class GroupConversations:
-    """The ``Conversations`` port over the group store: what a group send or pull names."""
+    """The ``Conversations`` port over the group store: what a group send or pull names,
+    and whether a member may post there now."""
 
-    def __init__(self, store: GroupStore) -> None:
+    def __init__(self, store: GroupStore, clock: Clock) -> None:
         self._store = store
+        self._clock = clock
+
+    async def refusal(self, conversation: Conversation, username: str) -> ChatError | None:
+        group = await self._store.get(conversation.app_pk, conversation.name)
+        if group is None:
+            return ChatError(ErrorCode.GROUP_NOT_EXIST, "group not found")
+        if group.disabled:
+            return ChatError(ErrorCode.GROUP_PERMISSION_DENIED, DISABLED)
+        muted = (await self._store.list_entries(group.id, ListKind.MUTE)).get(username)
+        if muted is not None and (muted == 0 or muted > self._clock.now_ms()):
+            return ChatError(ErrorCode.USER_MUTED, "user is mute")
+        if group.mute_all and username != group.owner:
+            allowed = await self._store.list_entries(group.id, ListKind.ALLOW)
+            if username not in allowed and not await self._is_admin(group.id, username):
+                return ChatError(
+                    ErrorCode.MESSAGE_ILLEGAL_WHITELIST, "not in group or chatroom white list"
+                )
+        return None
+
+    async def _is_admin(self, group_id: str, username: str) -> bool:
+        return any(
+            m.username == username and m.role is Role.ADMIN
+            for m in await self._store.members(group_id)
+        )
 
     async def find(self, app_pk: str, kind: TargetKind, name: str) -> Conversation | None:
         if kind is not TargetKind.GROUP or not is_group_id(name):

@@ -35,6 +35,7 @@ from .group_models import (
     GroupConversations,
     GroupSpec,
     GroupStore,
+    ListKind,
     Member,
     Role,
     group_key,
@@ -142,7 +143,7 @@ class GroupService:
             raise ChatError(
                 ErrorCode.GROUP_MEMBERS_FULL, "members size is greater than max user size !"
             )
-        ids = await self._user_ids(app, [spec.owner, *invited])
+        ids = await self.user_ids(app, [spec.owner, *invited])
         now = self._clock.now_ms()
         group = Group(
             app_pk=app.id,
@@ -170,7 +171,7 @@ class GroupService:
                 Op.DIRECT_JOINED, group.id, spec.owner, (m.username,), muc_name=group.name
             )
             events.append(event_delivery(app, joined, [_recipient(m)]))
-        await self._post(events)
+        await self.post(events)
         return group
 
     async def modify(
@@ -203,7 +204,7 @@ class GroupService:
             Op.UPDATE, group_id, actor or group.owner, ext=update_ext(changes, updated.modified_ms)
         )
         members = await self._store.members(group_id)
-        await self._post([event_delivery(app, event, _recipients(members), resource=resource)])
+        await self.post([event_delivery(app, event, _recipients(members), resource=resource)])
         return updated
 
     async def transfer(
@@ -223,7 +224,7 @@ class GroupService:
         await self._store.update(updated)
         event = GroupEvent(Op.ASSIGN_OWNER, group_id, actor or group.owner, (new_owner,))
         recipients = _recipients(members.values())
-        await self._post([event_delivery(app, event, recipients, resource=resource)])
+        await self.post([event_delivery(app, event, recipients, resource=resource)])
         return updated
 
     async def destroy(
@@ -237,7 +238,7 @@ class GroupService:
         members = await self._store.members(group_id)
         await self._store.delete(app.id, group_id)
         event = GroupEvent(Op.DESTROY, group_id, actor or group.owner, muc_name=group.name)
-        await self._post([event_delivery(app, event, _recipients(members), resource=resource)])
+        await self.post([event_delivery(app, event, _recipients(members), resource=resource)])
         return group
 
     # -- membership ----------------------------------------------------------------------
@@ -248,7 +249,9 @@ class GroupService:
         members = await self._store.members(group_id)
         if any(m.username == username for m in members):
             raise ChatError(
-                ErrorCode.GROUP_ALREADY_JOINED, f"{username} is already in group {group_id}"
+                ErrorCode.GROUP_ALREADY_JOINED,
+                # both phrases: what the Web SDK needs to report 601 (§1.5)
+                f"invite users to join group failed: {username} already in group {group_id}",
             )
         if not group.public or group.approval:
             raise ChatError(
@@ -291,7 +294,7 @@ class GroupService:
             )
             for m in added
         ]
-        await self._post(events)
+        await self.post(events)
         await self._presence(app, group, members, added, resource, actor)
         return added
 
@@ -302,7 +305,14 @@ class GroupService:
             raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, f"at most {MAX_BATCH} users at once")
         if len(members) + len(names) > group.max_users:
             raise ChatError(ErrorCode.GROUP_MEMBERS_FULL, "group member list is full!")
-        ids = await self._user_ids(app, names)
+        blocked = await self._store.list_entries(group.id, ListKind.BLOCK)
+        for name in names:
+            if name in blocked:
+                raise ChatError(
+                    ErrorCode.GROUP_PERMISSION_DENIED,
+                    f"user {name} can not join this group {group.id}, is in the blacklist",
+                )
+        ids = await self.user_ids(app, names)
         now = self._clock.now_ms()
         added = [Member(group.id, n, ids[n], Role.MEMBER, now) for n in names]
         await self._store.add_members(added)
@@ -322,7 +332,7 @@ class GroupService:
             raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "the owner cannot leave the group")
         await self._store.remove_members(group_id, [username])
         event = GroupEvent(Op.ABSENCE, group_id, username, member_count=len(members) - 1)
-        await self._post([event_delivery(app, event, _recipients(members), resource=resource)])
+        await self.post([event_delivery(app, event, _recipients(members), resource=resource)])
 
     async def remove_members(
         self,
@@ -363,7 +373,7 @@ class GroupService:
             )
             for m in gone
         ]
-        await self._post(events)
+        await self.post(events)
         return removed
 
     async def set_admin(
@@ -393,7 +403,7 @@ class GroupService:
         await self._store.set_role(group_id, username, Role.ADMIN if admin else Role.MEMBER)
         op = Op.ADD_ADMIN if admin else Op.REMOVE_ADMIN
         event = GroupEvent(op, group_id, actor or group.owner, (username,))
-        await self._post([event_delivery(app, event, _recipients(members), resource=resource)])
+        await self.post([event_delivery(app, event, _recipients(members), resource=resource)])
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -426,9 +436,10 @@ class GroupService:
             event = GroupEvent(Op.PRESENCE, group.id, m.username, member_count=count)
             skip = resource if actor in (None, m.username) else ""
             events.append(event_delivery(app, event, _recipients(members), resource=skip))
-        await self._post(events)
+        await self.post(events)
 
-    async def _post(self, events: Sequence[Delivery | None]) -> None:
+    async def post(self, events: Sequence[Delivery | None]) -> None:
+        """Write and notify group events (``None``s: nobody to tell)."""
         deliveries = [e for e in events if e is not None]
         if deliveries and self._events is not None:
             await self._events.post(deliveries)
@@ -436,10 +447,14 @@ class GroupService:
     async def _require_admin(
         self, app: App, group: Group, actor: str | None, members: Sequence[Member] | None = None
     ) -> Role:
-        if actor is None:
-            return Role.OWNER  # the app itself
         if members is None:
             members = await self._store.members(group.id)
+        return self.require_admin_in(members, actor)
+
+    def require_admin_in(self, members: Sequence[Member], actor: str | None) -> Role:
+        """The actor's role, if it is the owner or an admin (None: the app, as owner)."""
+        if actor is None:
+            return Role.OWNER  # the app itself
         role = _role_of(members, actor)
         if role is None:
             raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(actor))
@@ -449,7 +464,8 @@ class GroupService:
             )
         return role
 
-    async def _user_ids(self, app: App, names: Sequence[str]) -> dict[str, str]:
+    async def user_ids(self, app: App, names: Sequence[str]) -> dict[str, str]:
+        """Their user ids; USER_NOT_FOUND naming the first without an account."""
         bad = [n for n in names if not isinstance(n, str) or not USERNAME_RE.match(n)]
         ids = await self._users.user_ids(app.id, [n for n in names if n not in bad])
         missing = [n for n in names if n not in ids]

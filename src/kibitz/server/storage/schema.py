@@ -25,6 +25,7 @@ __all__ = [
     "apps",
     "cursors",
     "devices",
+    "group_lists",
     "group_members",
     "groups",
     "id_floor",
@@ -183,6 +184,7 @@ groups = Table(
     Column("modified_ms", BigInteger, nullable=False),
     Column("disabled", Boolean, nullable=False),
     Column("mute_all", Boolean, nullable=False),
+    Column("announcement", Text, nullable=False),
     Index("ix_groups_app_seq", "app_pk", "seq"),
 )
 
@@ -195,4 +197,14 @@ group_members = Table(
     Column("role", String(8), nullable=False),
     Column("joined_ms", BigInteger, nullable=False),
     Index("ix_group_members_user_id", "user_id"),
+)
+
+# A group's mute list (expires_ms: 0 = until unmuted), allow list and block list.
+group_lists = Table(
+    "group_lists",
+    metadata,
+    Column("group_id", String(32), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("username", String(64), primary_key=True),
+    Column("expires_ms", BigInteger, nullable=False),
 )

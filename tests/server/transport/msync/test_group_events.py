@@ -1,6 +1,6 @@
 """Group events reach users as the Web SDK reads them: a ``Meta{ns=MUC}`` with a
 ``MUCBody`` (mucId, operation, from, to), announced by a NOTICE and pulled from the user's
-own queue named after the group — also by users who are not (or no longer) members — and
+own queue of group events — also by users who are not (or no longer) members — and
 never to the device that acted."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from kibitz.protocol._msync import GROUP_DOMAIN, decode_payload, pb
+from kibitz.server.domain.group_events import EVENT_QUEUE
 
 from ..rest.support import bearer
 from .client import MsyncClient
@@ -44,18 +45,21 @@ async def test_create_kick_and_leave_tell_the_right_people(gateway: Gateway) -> 
     )
     gid = created["data"]["groupid"]
     notice = await b.notice()
-    assert (notice.queue.name, notice.queue.domain or "easemob.com") == (gid, "easemob.com")
-    (joined,) = events(await b.pull(gid))
+    assert (notice.queue.name, notice.queue.domain or "easemob.com") == (
+        EVENT_QUEUE,
+        "easemob.com",
+    )
+    (joined,) = events(await b.pull(EVENT_QUEUE))
     assert joined.operation == pb.MUCBody.DIRECT_JOINED
     assert (joined.muc_id.name, joined.muc_id.domain) == (gid, GROUP_DOMAIN)
     assert joined.from_jid.name == "alice" and [t.name for t in joined.to] == ["bob"]
     assert joined.muc_name == "team"
     # alice removes bob: bob hears KICK, carol (offline) finds ABSENCE waiting
     await rest(gateway, "DELETE", f"/chatgroups/{gid}/users/bob?resource=a1", alice)
-    (kick,) = events(await b.pull(gid))
+    (kick,) = events(await b.pull(EVENT_QUEUE))
     assert kick.operation == pb.MUCBody.KICK and [t.name for t in kick.to] == ["bob"]
     c = await gateway.client(carol, "c1")
-    ops = [e.operation for e in events(await c.pull(gid))]
+    ops = [e.operation for e in events(await c.pull(EVENT_QUEUE))]
     assert ops == [pb.MUCBody.DIRECT_JOINED, pb.MUCBody.ABSENCE]
 
 
@@ -73,19 +77,19 @@ async def test_the_acting_device_is_skipped_and_the_actors_others_are_told(
         json={"groupname": "team", "members": ["bob"]},
     )
     gid = created["data"]["groupid"]
-    (create,) = events(await a2.pull(gid))
+    (create,) = events(await a2.pull(EVENT_QUEUE))
     assert create.operation == pb.MUCBody.CREATE and create.from_jid.name == "alice"
-    assert not await a1.pull(gid)  # the device that created it
+    assert not await a1.pull(EVENT_QUEUE)  # the device that created it
     await rest(
         gateway, "PUT", f"/chatgroups/{gid}?resource=a1", alice, json={"groupname": "renamed"}
     )
-    (update,) = events(await a2.pull(gid))
+    (update,) = events(await a2.pull(EVENT_QUEUE))
     assert update.operation == pb.MUCBody.UPDATE
     detail = json.loads(update.event_info.ext)
     assert detail["name"] == "renamed" and isinstance(detail["last_modified"], int)
     assert all(b >= 0x10 for b in update.event_info.ext.encode())
     b = await gateway.client(bob, "b1")
-    ops = [e.operation for e in events(await b.pull(gid))]
+    ops = [e.operation for e in events(await b.pull(EVENT_QUEUE))]
     assert ops == [pb.MUCBody.DIRECT_JOINED, pb.MUCBody.UPDATE]
 
 
@@ -97,9 +101,9 @@ async def test_joining_and_destroying(gateway: Gateway) -> None:
     gid = created["data"]["groupid"]
     a = await gateway.client(alice, "a1")
     await rest(gateway, "POST", f"/chatgroups/{gid}/apply?resource=b1", bob, json={})
-    presence = [e for e in events(await a.pull(gid)) if e.operation == pb.MUCBody.PRESENCE]
+    presence = [e for e in events(await a.pull(EVENT_QUEUE)) if e.operation == pb.MUCBody.PRESENCE]
     assert [(p.from_jid.name, p.muc_member_count) for p in presence] == [("bob", 2)]
     await rest(gateway, "DELETE", f"/chatgroups/{gid}?resource=a1", alice)
     b = await gateway.client(bob, "b9")
-    (destroy,) = [e for e in events(await b.pull(gid)) if e.operation == pb.MUCBody.DESTROY]
+    (destroy,) = [e for e in events(await b.pull(EVENT_QUEUE)) if e.operation == pb.MUCBody.DESTROY]
     assert destroy.muc_id.name == gid

@@ -19,8 +19,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def unread(c: MsyncClient) -> dict[tuple[str, str], int]:
-    """The UNREAD summary by queue jid: a group's queue and a member's own queue of its
-    events share the group's id as their name."""
+    """The UNREAD summary by queue jid (name, domain)."""
     await c.send_raw(encode_frame(pb.MSync.UNREAD))
     reply = await c.expect(lambda f: f.msync.command == pb.MSync.UNREAD)
     return {(q.queue.name, q.queue.domain or "easemob.com"): q.n for q in reply.inner.unread}

@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kibitz.server.domain.conversations import conversation_queue
-from kibitz.server.domain.groups import Group, Member, Role, group_key
+from kibitz.server.domain.group_models import Group, ListKind, Member, Role, group_key
 
-from ..schema import cursors, group_members, groups
+from ..schema import cursors, group_lists, group_members, groups
 from .users import delete_mailboxes
 
 __all__ = ["SqlGroupStore"]
@@ -73,6 +73,12 @@ class SqlGroupStore:
         else:
             raise ValueError(f"no group store for {engine.dialect.name!r}")
         self._add_members = ins
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        put = dialect.insert(group_lists)
+        self._put_entries = put.on_conflict_do_update(
+            index_elements=["group_id", "kind", "username"],
+            set_={"expires_ms": put.excluded.expires_ms},
+        )
 
     async def create(self, group: Group, members: Sequence[Member]) -> None:
         values = {**_group_values(group), "seq": _seq(group.id)}
@@ -110,6 +116,7 @@ class SqlGroupStore:
             if not result.rowcount:
                 return  # not this app's group: its rows are not ours to touch
             await conn.execute(delete(group_members).where(group_members.c.group_id == group_id))
+            await conn.execute(delete(group_lists).where(group_lists.c.group_id == group_id))
             await delete_mailboxes(conn, [group_key(group_id)])
             queue = conversation_queue(group_id)
             await conn.execute(delete(cursors).where(cursors.c.queue == queue))
@@ -146,6 +153,35 @@ class SqlGroupStore:
                 update(group_members)
                 .where(group_members.c.group_id == group_id, group_members.c.username == username)
                 .values(role=role.value)
+            )
+
+    async def list_entries(self, group_id: str, kind: ListKind) -> dict[str, int]:
+        query = select(group_lists.c.username, group_lists.c.expires_ms).where(
+            group_lists.c.group_id == group_id, group_lists.c.kind == kind.value
+        )
+        async with self._engine.connect() as conn:
+            return {row.username: int(row.expires_ms) for row in await conn.execute(query)}
+
+    async def add_entries(self, group_id: str, kind: ListKind, entries: dict[str, int]) -> None:
+        if not entries:
+            return
+        rows = [
+            {"group_id": group_id, "kind": kind.value, "username": name, "expires_ms": ms}
+            for name, ms in entries.items()
+        ]
+        async with self._engine.begin() as conn:
+            await conn.execute(self._put_entries, rows)
+
+    async def remove_entries(self, group_id: str, kind: ListKind, usernames: Sequence[str]) -> None:
+        if not usernames:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                delete(group_lists).where(
+                    group_lists.c.group_id == group_id,
+                    group_lists.c.kind == kind.value,
+                    group_lists.c.username.in_(list(usernames)),
+                )
             )
 
     async def joined(self, user_id: str) -> list[Group]:

@@ -2,8 +2,8 @@
 
 Only status/reason pairs the SDK maps are ever sent (docs/websdk-notes.md, and
 agora-protocol.md §7): a PERMISSION_DENIED with a reason it does not know leaves a send
-hanging until its 15 s timeout, so the only PERMISSION_DENIED for a send is "data is too
-large".
+hanging until its 15 s timeout, so a send is refused with PERMISSION_DENIED only for
+"data is too large" and "user is mute", two reasons it lists.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ def send_status(exc: ChatError) -> tuple[pb.Status.ErrorCode, str]:
         return pb.Status.FAIL, "group not found"  # 605
     if code in (ErrorCode.GROUP_NOT_JOINED, ErrorCode.CHATROOM_NOT_JOINED):
         return pb.Status.FAIL, "not in group or chatroom"  # 602 / 702
+    if code is ErrorCode.USER_MUTED:
+        return pb.Status.PERMISSION_DENIED, "user is mute"  # 219 (a listed reason)
+    if code is ErrorCode.MESSAGE_ILLEGAL_WHITELIST:
+        return pb.Status.FAIL, "not in group or chatroom white list"  # 506
     if code is ErrorCode.CHATROOM_NOT_EXIST:
         return pb.Status.FAIL, exc.description  # "grpID x does not exist!" → 705
     return pb.Status.FAIL, exc.description or "message refused"  # 503

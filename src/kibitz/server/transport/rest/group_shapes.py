@@ -11,9 +11,11 @@ from pydantic.json_schema import SkipJsonSchema
 from .shapes import USERNAME_PATTERN, Envelope
 
 __all__ = [
+    "AnnouncementBody",
     "GroupCreateBody",
     "GroupDataEnvelope",
     "GroupModifyBody",
+    "MuteBody",
     "NewAdminBody",
     "UsernamesBody",
 ]
@@ -71,3 +73,12 @@ class GroupDataEnvelope(Envelope):
     data: Any
     count: int | SkipJsonSchema[None] = None
     cursor: str | SkipJsonSchema[None] = None
+
+
+class MuteBody(_Body):
+    usernames: list[str] | str = Field(description="≤ 60 members, or one")
+    mute_duration: int = Field(description="Milliseconds; -1: until unmuted")
+
+
+class AnnouncementBody(_Body):
+    announcement: str = Field(max_length=512)

@@ -1,4 +1,4 @@
-"""groups and their members
+"""groups, their members, and their mute, allow and block lists
 
 Revision ID: 0005
 Revises: 0004
@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("modified_ms", sa.BigInteger, nullable=False),
         sa.Column("disabled", sa.Boolean, nullable=False),
         sa.Column("mute_all", sa.Boolean, nullable=False),
+        sa.Column("announcement", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_groups"),
         sa.ForeignKeyConstraint(
             ["app_pk"], ["apps.id"], name="fk_groups_app_pk_apps", ondelete="CASCADE"
@@ -60,9 +61,24 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_group_members_user_id", "group_members", ["user_id"])
+    op.create_table(
+        "group_lists",
+        sa.Column("group_id", sa.String(32)),
+        sa.Column("kind", sa.String(8)),
+        sa.Column("username", sa.String(64)),
+        sa.Column("expires_ms", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("group_id", "kind", "username", name="pk_group_lists"),
+        sa.ForeignKeyConstraint(
+            ["group_id"],
+            ["groups.id"],
+            name="fk_group_lists_group_id_groups",
+            ondelete="CASCADE",
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("group_lists")
     op.drop_index("ix_group_members_user_id", "group_members")
     op.drop_table("group_members")
     op.drop_index("ix_groups_app_seq", "groups")

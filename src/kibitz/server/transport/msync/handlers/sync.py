@@ -10,6 +10,7 @@ from kibitz.protocol import ChatError
 from kibitz.protocol._msync import GROUP_DOMAIN, FrameError, decode_payload, pb
 from kibitz.server.domain.accounts import USERNAME_RE
 from kibitz.server.domain.conversations import conversation_queue
+from kibitz.server.domain.group_events import EVENT_QUEUE
 
 from ..connection import Connection
 from ..frames import send_fail_frame, sync_batch_frame, sync_error_frame
@@ -46,7 +47,7 @@ async def _pull(ctx: Context, conn: Connection, ul: pb.CommSyncUL) -> None:
     app_key = login.app.app_key
     # Group and room ids are names too (digits): nothing else names a queue.
     queue = conversation_queue(name) if ul.queue.domain == GROUP_DOMAIN else name
-    if not USERNAME_RE.match(name):
+    if not USERNAME_RE.match(name) and name != EVENT_QUEUE:
         conn.send(sync_batch_frame(app_key, queue, [], s.clock.now_ms()))
         return
     owner, resource = login.user.id, login.resource

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import devices, discovery, groups, messages, sdk, token, users
+from . import devices, discovery, group_moderation, groups, messages, sdk, token, users
 
 __all__ = ["ROUTERS"]
 
@@ -17,4 +17,5 @@ ROUTERS: list[APIRouter] = [
     devices.router,
     discovery.router,
     groups.router,
+    group_moderation.router,
 ]

@@ -20,17 +20,16 @@ the app, who then acts as itself: the domain decides what that user may do.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+from typing import Any, Final
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from kibitz.protocol import ChatError, ErrorCode
 from kibitz.server.domain.auth import Principal
-from kibitz.server.domain.groups import MAX_BATCH, Group, GroupSpec, Member, Role
-from kibitz.server.domain.models import App
+from kibitz.server.domain.groups import Group, GroupSpec, Member, Role
 
-from ..deps import AppDep, authenticate, read_json, services_of
+from ..deps import AppDep, services_of
 from ..envelope import ok
 from ..errors import RestError
 from ..group_shapes import (
@@ -41,93 +40,26 @@ from ..group_shapes import (
     UsernamesBody,
 )
 from ..openapi import operation
+from .group_args import (
+    PageNum,
+    actor_of,
+    flag,
+    illegal,
+    integer,
+    json_object,
+    page_arg,
+    principal_of,
+    resource_of,
+    text,
+    user_actor,
+    usernames_of,
+)
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/{org_name}/{app_name}")
 
 MAX_DETAILS: Final = 100
-PageNum = Annotated[str | None, Query()]
-
-
-def _illegal(description: str) -> RestError:
-    return RestError(400, "illegal_argument", description, "IllegalArgumentException")
-
-
-def _resource(request: Request) -> str:
-    """The acting device (the SDK appends ``resource=``): it is not told of its own change."""
-    value = request.query_params.get("resource", "")
-    return "" if value in ("undefined", "null") or len(value) > 128 else value
-
-
-def _actor(principal: Principal) -> str | None:
-    """None for the app itself; else the user the token belongs to."""
-    return None if principal.user is None else principal.user.username
-
-
-async def _principal(request: Request, app: App) -> Principal:
-    return await authenticate(request, app)
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise _illegal("The request body must be a JSON object.")
-    return body
-
-
-def _flag(body: dict[str, Any], *keys: str, default: bool = False) -> bool:
-    for key in keys:
-        if key in body and body[key] is not None:
-            value: object = body[key]
-            if isinstance(value, bool):
-                return value
-            if value in ("true", "false"):
-                return value == "true"
-            raise _illegal(f"'{key}' must be a boolean.")
-    return default
-
-
-def _text(body: dict[str, Any], *keys: str) -> str | None:
-    for key in keys:
-        if key in body and body[key] is not None:
-            if not isinstance(body[key], str):
-                raise _illegal(f"'{key}' must be a string.")
-            return str(body[key])
-    return None
-
-
-def _int(body: dict[str, Any], key: str) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise _illegal(f"'{key}' must be an integer.")
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise _illegal(f"'{key}' must be an integer.") from exc
-
-
-def _names(value: Any, what: str = "usernames") -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
-        raise _illegal(f"'{what}' must be a list of usernames.")
-    if len(value) > MAX_BATCH:
-        raise _illegal(f"at most {MAX_BATCH} users at once")
-    return list(value)
-
-
-def _page_arg(value: str | None, default: int, low: int, high: int, what: str) -> int:
-    """Agora's paging numbers; the SDK sends ``undefined``/``null`` for "not given"."""
-    if value in (None, "", "undefined", "null"):
-        return default
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise _illegal(f"'{what}' must be an integer.") from exc
-    if not low <= number <= high:
-        raise _illegal(f"'{what}' must be between {low} and {high}.")
-    return number
 
 
 def group_json(group: Group, members: list[Member]) -> dict[str, Any]:
@@ -165,7 +97,7 @@ def _group_ids(value: str) -> list[str]:
     if not ids:
         raise ChatError(ErrorCode.GROUP_INVALID_ID, "groupId can not be null!")
     if len(ids) > MAX_DETAILS:
-        raise _illegal(f"at most {MAX_DETAILS} groups at once")
+        raise illegal(f"at most {MAX_DETAILS} groups at once")
     return ids
 
 
@@ -177,31 +109,31 @@ def _group_ids(value: str) -> list[str]:
     **operation(ok=GroupDataEnvelope, credential="member", body=GroupCreateBody, errors=[403]),
 )
 async def create_group(request: Request, app: AppDep) -> JSONResponse:
-    principal = await _principal(request, app)
-    body = await _body(request)
-    actor = _actor(principal)
-    owner = actor if actor is not None else _text(body, "owner")
+    principal = await principal_of(request, app)
+    body = await json_object(request)
+    actor = actor_of(principal)
+    owner = actor if actor is not None else text(body, "owner")
     if not owner:
-        raise _illegal("'owner' is required.")
-    name = _text(body, "groupname", "name")
+        raise illegal("'owner' is required.")
+    name = text(body, "groupname", "name")
     if not name:
-        raise _illegal("'groupname' is required.")
-    public = _flag(body, "public")
+        raise illegal("'groupname' is required.")
+    public = flag(body, "public")
     spec = GroupSpec(
         name=name,
         owner=owner,
-        description=_text(body, "desc", "description") or "",
+        description=text(body, "desc", "description") or "",
         public=public,
-        approval=_flag(body, "membersonly", "members_only", "approval"),
+        approval=flag(body, "membersonly", "members_only", "approval"),
         # Agora forces allowinvites off for a public group at creation.
-        allow_invites=False if public else _flag(body, "allowinvites"),
-        invite_need_confirm=_flag(body, "invite_need_confirm", "inviteNeedConfirm"),
-        max_users=_int(body, "maxusers") or 200,
-        custom=_text(body, "custom", "ext") or "",
-        avatar=_text(body, "avatar") or "",
-        members=tuple(_names(body.get("members", []), "members")),
+        allow_invites=False if public else flag(body, "allowinvites"),
+        invite_need_confirm=flag(body, "invite_need_confirm", "inviteNeedConfirm"),
+        max_users=integer(body, "maxusers") or 200,
+        custom=text(body, "custom", "ext") or "",
+        avatar=text(body, "avatar") or "",
+        members=tuple(usernames_of(body.get("members", []), "members")),
     )
-    group = await services_of(request).groups.create(app, spec, _resource(request))
+    group = await services_of(request).groups.create(app, spec, resource_of(request))
     return ok(request, app, path="/chatgroups", entities=[], data={"groupid": group.id})
 
 
@@ -209,15 +141,15 @@ async def create_group(request: Request, app: AppDep) -> JSONResponse:
 async def list_groups(
     request: Request, app: AppDep, limit: PageNum = None, cursor: PageNum = None
 ) -> JSONResponse:
-    principal = await _principal(request, app)
+    principal = await principal_of(request, app)
     if not principal.is_app:
         raise RestError(
             401, "unauthorized", "This operation requires an app token.", "UnauthorizedException"
         )
-    size = _page_arg(limit, 10, 1, 1000, "limit")
+    size = page_arg(limit, 10, 1, 1000, "limit")
     after = None if cursor in (None, "", "undefined", "null") else cursor
     if after is not None and not (after.isascii() and after.isdigit()):
-        raise _illegal("The cursor is not valid.")
+        raise illegal("The cursor is not valid.")
     groups = await services_of(request).groups.page(app, size, after)
     data = [
         {
@@ -242,7 +174,7 @@ async def list_groups(
 
 @router.get("/chatgroups/{group_ids}", **operation(ok=GroupDataEnvelope, credential="member"))
 async def group_details(request: Request, app: AppDep, group_ids: str) -> JSONResponse:
-    await _principal(request, app)
+    await principal_of(request, app)
     service = services_of(request).groups
     data = []
     for group_id in _group_ids(group_ids):
@@ -256,15 +188,15 @@ async def group_details(request: Request, app: AppDep, group_ids: str) -> JSONRe
     **operation(ok=GroupDataEnvelope, credential="member", body=GroupModifyBody, errors=[403]),
 )
 async def modify_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
-    principal = await _principal(request, app)
-    body = await _body(request)
+    principal = await principal_of(request, app)
+    body = await json_object(request)
     service = services_of(request).groups
-    actor = _actor(principal)
+    actor = actor_of(principal)
     if "newowner" in body:
-        new_owner = _text(body, "newowner")
+        new_owner = text(body, "newowner")
         if not new_owner:
-            raise _illegal("'newowner' must be a username.")
-        await service.transfer(app, group_id, actor, new_owner, _resource(request))
+            raise illegal("'newowner' must be a username.")
+        await service.transfer(app, group_id, actor, new_owner, resource_of(request))
         return ok(request, app, path="/chatgroups", data={"newowner": True})
     changes: dict[str, object] = {}
     answer: dict[str, bool] = {}
@@ -274,7 +206,7 @@ async def modify_group(request: Request, app: AppDep, group_id: str) -> JSONResp
         (("custom",), "custom"),
         (("avatar",), "avatar"),
     ):
-        value = _text(body, *keys)
+        value = text(body, *keys)
         if value is not None:
             changes[field] = value
             answer[keys[0]] = True
@@ -285,13 +217,13 @@ async def modify_group(request: Request, app: AppDep, group_id: str) -> JSONResp
         (("invite_need_confirm",), "invite_need_confirm"),
     ):
         if any(k in body for k in keys):
-            changes[field] = _flag(body, *keys)
+            changes[field] = flag(body, *keys)
             answer[keys[0]] = True
-    max_users = _int(body, "maxusers")
+    max_users = integer(body, "maxusers")
     if max_users is not None:
         changes["max_users"] = max_users
         answer["maxusers"] = True
-    await service.modify(app, group_id, actor, changes, _resource(request))
+    await service.modify(app, group_id, actor, changes, resource_of(request))
     return ok(request, app, path="/chatgroups", data=answer)
 
 
@@ -299,8 +231,10 @@ async def modify_group(request: Request, app: AppDep, group_id: str) -> JSONResp
     "/chatgroups/{group_id}", **operation(ok=GroupDataEnvelope, credential="member", errors=[403])
 )
 async def destroy_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
-    principal = await _principal(request, app)
-    await services_of(request).groups.destroy(app, group_id, _actor(principal), _resource(request))
+    principal = await principal_of(request, app)
+    await services_of(request).groups.destroy(
+        app, group_id, actor_of(principal), resource_of(request)
+    )
     data = {"success": True, "groupid": group_id, "id": group_id}
     return ok(request, app, path="/chatgroups", data=data)
 
@@ -318,16 +252,16 @@ async def list_members(
     limit: PageNum = None,
     cursor: PageNum = None,
 ) -> JSONResponse:
-    await _principal(request, app)
+    await principal_of(request, app)
     members = await services_of(request).groups.members(app, group_id)
     if limit not in (None, "", "undefined", "null") or cursor not in (None, "undefined", "null"):
-        size = _page_arg(limit, 50, 1, 1000, "limit")
-        start = _page_arg(cursor, 0, 0, 2**31, "cursor")
+        size = page_arg(limit, 50, 1, 1000, "limit")
+        start = page_arg(cursor, 0, 0, 2**31, "cursor")
         page = members[start : start + size]
         next_cursor = str(start + size) if start + size < len(members) else None
     else:
-        size = _page_arg(pagesize, 10, 1, 100, "pagesize")
-        number = _page_arg(pagenum, 1, 1, 2**31, "pagenum")
+        size = page_arg(pagesize, 10, 1, 100, "pagesize")
+        number = page_arg(pagenum, 1, 1, 2**31, "pagenum")
         page = members[(number - 1) * size : number * size]
         next_cursor = None
     data = [{m.role.value: m.username, "joined_time": m.joined_ms} for m in page]
@@ -340,9 +274,9 @@ async def list_members(
     **operation(ok=GroupDataEnvelope, credential="member", errors=[403]),
 )
 async def add_member(request: Request, app: AppDep, group_id: str, username: str) -> JSONResponse:
-    principal = await _principal(request, app)
+    principal = await principal_of(request, app)
     await services_of(request).groups.add_members(
-        app, group_id, _actor(principal), [username], _resource(request)
+        app, group_id, actor_of(principal), [username], resource_of(request)
     )
     data = {"result": True, "groupid": group_id, "action": "add_member", "user": username}
     return ok(request, app, path=f"/chatgroups/{group_id}/users", data=data)
@@ -353,10 +287,10 @@ async def add_member(request: Request, app: AppDep, group_id: str, username: str
     **operation(ok=GroupDataEnvelope, credential="member", body=UsernamesBody, errors=[403]),
 )
 async def add_members(request: Request, app: AppDep, group_id: str) -> JSONResponse:
-    principal = await _principal(request, app)
-    names = _names((await _body(request)).get("usernames"))
+    principal = await principal_of(request, app)
+    names = usernames_of((await json_object(request)).get("usernames"))
     added = await services_of(request).groups.add_members(
-        app, group_id, _actor(principal), names, _resource(request)
+        app, group_id, actor_of(principal), names, resource_of(request)
     )
     data = {
         "newmembers": [m.username for m in added],
@@ -373,10 +307,10 @@ async def add_members(request: Request, app: AppDep, group_id: str) -> JSONRespo
 async def remove_members(
     request: Request, app: AppDep, group_id: str, usernames: str
 ) -> JSONResponse:
-    principal = await _principal(request, app)
-    names = _names([n for n in usernames.split(",") if n])
+    principal = await principal_of(request, app)
+    names = usernames_of([n for n in usernames.split(",") if n])
     removed = await services_of(request).groups.remove_members(
-        app, group_id, _actor(principal), names, _resource(request)
+        app, group_id, actor_of(principal), names, resource_of(request)
     )
     items = [
         {"result": True, "groupid": group_id, "action": "remove_member", "user": n} for n in removed
@@ -389,22 +323,13 @@ async def remove_members(
     )
 
 
-def _user_actor(principal: Principal) -> str:
-    """Routes the SDK calls for the logged-in user: an app token names no one."""
-    if principal.user is None:
-        raise RestError(
-            401, "unauthorized", "This operation needs a user token.", "UnauthorizedException"
-        )
-    return principal.user.username
-
-
 @router.post(
     "/chatgroups/{group_id}/apply",
     **operation(ok=GroupDataEnvelope, credential="user", errors=[403]),
 )
 async def join_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
-    username = _user_actor(await _principal(request, app))
-    await services_of(request).groups.join(app, group_id, username, _resource(request))
+    username = user_actor(await principal_of(request, app))
+    await services_of(request).groups.join(app, group_id, username, resource_of(request))
     data = {"result": True, "action": "apply", "id": group_id, "user": username}
     return ok(request, app, path=f"/chatgroups/{group_id}/apply", data=data)
 
@@ -414,10 +339,10 @@ async def join_group(request: Request, app: AppDep, group_id: str) -> JSONRespon
     **operation(ok=GroupDataEnvelope, credential="member", body=UsernamesBody, errors=[403]),
 )
 async def invite(request: Request, app: AppDep, group_id: str) -> JSONResponse:
-    principal = await _principal(request, app)  # an app token invites as the app
-    names = _names((await _body(request)).get("usernames"))
+    principal = await principal_of(request, app)  # an app token invites as the app
+    names = usernames_of((await json_object(request)).get("usernames"))
     groups = services_of(request).groups
-    await groups.add_members(app, group_id, _actor(principal), names, _resource(request))
+    await groups.add_members(app, group_id, actor_of(principal), names, resource_of(request))
     data = [{"action": "invite", "id": group_id, "result": True, "user": n} for n in names]
     return ok(request, app, path=f"/chatgroups/{group_id}/invite", data=data)
 
@@ -427,14 +352,14 @@ async def invite(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     **operation(ok=GroupDataEnvelope, credential="user", errors=[403]),
 )
 async def leave_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
-    username = _user_actor(await _principal(request, app))
-    await services_of(request).groups.leave(app, group_id, username, _resource(request))
+    username = user_actor(await principal_of(request, app))
+    await services_of(request).groups.leave(app, group_id, username, resource_of(request))
     return ok(request, app, path=f"/chatgroups/{group_id}/quit", data={"result": True})
 
 
 @router.get("/chatgroups/{group_id}/admin", **operation(ok=GroupDataEnvelope, credential="member"))
 async def list_admins(request: Request, app: AppDep, group_id: str) -> JSONResponse:
-    await _principal(request, app)
+    await principal_of(request, app)
     members = await services_of(request).groups.members(app, group_id)
     data = [m.username for m in members if m.role is Role.ADMIN]
     return ok(request, app, path=f"/chatgroups/{group_id}/admin", data=data, count=len(data))
@@ -445,12 +370,12 @@ async def list_admins(request: Request, app: AppDep, group_id: str) -> JSONRespo
     **operation(ok=GroupDataEnvelope, credential="member", body=NewAdminBody, errors=[403]),
 )
 async def add_admin(request: Request, app: AppDep, group_id: str) -> JSONResponse:
-    principal = await _principal(request, app)
-    username = _text(await _body(request), "newadmin")
+    principal = await principal_of(request, app)
+    username = text(await json_object(request), "newadmin")
     if not username:
-        raise _illegal("'newadmin' must be a username.")
+        raise illegal("'newadmin' must be a username.")
     groups = services_of(request).groups
-    await groups.set_admin(app, group_id, _actor(principal), username, True, _resource(request))
+    await groups.set_admin(app, group_id, actor_of(principal), username, True, resource_of(request))
     data = {"result": "success", "newadmin": username}
     return ok(request, app, path=f"/chatgroups/{group_id}/admin", data=data)
 
@@ -460,9 +385,11 @@ async def add_admin(request: Request, app: AppDep, group_id: str) -> JSONRespons
     **operation(ok=GroupDataEnvelope, credential="member", errors=[403]),
 )
 async def remove_admin(request: Request, app: AppDep, group_id: str, username: str) -> JSONResponse:
-    principal = await _principal(request, app)
+    principal = await principal_of(request, app)
     groups = services_of(request).groups
-    await groups.set_admin(app, group_id, _actor(principal), username, False, _resource(request))
+    await groups.set_admin(
+        app, group_id, actor_of(principal), username, False, resource_of(request)
+    )
     data = {"result": "success", "oldadmin": username}
     return ok(request, app, path=f"/chatgroups/{group_id}/admin", data=data)
 
@@ -472,7 +399,7 @@ async def remove_admin(request: Request, app: AppDep, group_id: str, username: s
     **operation(ok=GroupDataEnvelope, credential="member"),
 )
 async def is_joined(request: Request, app: AppDep, group_id: str, username: str) -> JSONResponse:
-    await _principal(request, app)
+    await principal_of(request, app)
     member = await services_of(request).groups.member(app, group_id, username)
     path = f"/chatgroups/{group_id}/user/{username}/is_joined"
     return ok(request, app, path=path, data=member is not None)
@@ -488,7 +415,7 @@ async def joined_groups(
     pagenum: PageNum = None,
     pagesize: PageNum = None,
 ) -> JSONResponse:
-    principal = await _principal(request, app)
+    principal = await principal_of(request, app)
     if principal.user is not None and principal.user.username != username:
         raise RestError(
             401,
@@ -498,8 +425,8 @@ async def joined_groups(
         )
     groups = services_of(request).groups
     joined = await groups.joined(app, username)
-    size = _page_arg(pagesize, 5 if principal.is_app else 20, 1, 100, "pagesize")
-    number = _page_arg(pagenum, 1, 1, 2**31, "pagenum")
+    size = page_arg(pagesize, 5 if principal.is_app else 20, 1, 100, "pagesize")
+    number = page_arg(pagenum, 1, 1, 2**31, "pagenum")
     page = joined[(number - 1) * size : number * size]
     data = []
     for g in page:
@@ -518,3 +445,64 @@ async def joined_groups(
         )
     path = f"/users/{username}/joined_chatgroups"
     return ok(request, app, path=path, entities=[], data=data, count=len(data))
+
+
+@router.get("/chatgroups/user/{username}", **operation(ok=GroupDataEnvelope, credential="self"))
+async def joined_groups_with_roles(
+    request: Request,
+    app: AppDep,
+    username: str,
+    pagenum: PageNum = None,
+    pagesize: PageNum = None,
+) -> JSONResponse:
+    """The SDK's ``getJoinedGroups`` with ``needAffiliations``/``needRole``: entities,
+    and a ``uri`` that does not say joined_chatgroups (the SDK tells the variants apart
+    by it)."""
+    principal = await principal_of(request, app)
+    _self_or_app(principal, username)
+    groups = services_of(request).groups
+    joined = await groups.joined(app, username)
+    size = page_arg(pagesize, 20, 1, 100, "pagesize")
+    number = max(page_arg(pagenum, 1, 0, 2**31, "pagenum"), 1)  # the SDK starts at 0
+    entities = []
+    for g in joined[(number - 1) * size : number * size]:
+        members = await groups.members(app, g.id)
+        role = next((m.role.value for m in members if m.username == username), "member")
+        entities.append(
+            {
+                "groupId": g.id,
+                "name": g.name,
+                "affiliations_count": len(members),
+                "permission": role,
+                "disabled": g.disabled,
+                "membersonly": g.approval,
+                "allowinvites": g.allow_invites,
+                "description": g.description,
+                "maxusers": g.max_users,
+                "public": g.public,
+            }
+        )
+    path = f"/chatgroups/user/{username}"
+    return ok(request, app, path=path, entities=entities, count=len(entities))
+
+
+@router.get(
+    "/chatgroups/user/{username}/joined_count",
+    **operation(ok=GroupDataEnvelope, credential="self"),
+)
+async def joined_count(request: Request, app: AppDep, username: str) -> JSONResponse:
+    principal = await principal_of(request, app)
+    _self_or_app(principal, username)
+    count = len(await services_of(request).groups.joined(app, username))
+    path = f"/chatgroups/user/{username}/joined_count"
+    return ok(request, app, path=path, data=count)
+
+
+def _self_or_app(principal: Principal, username: str) -> None:
+    if principal.user is not None and principal.user.username != username:
+        raise RestError(
+            401,
+            "unauthorized",
+            "A user token acts only for its own user.",
+            "UnauthorizedException",
+        )
