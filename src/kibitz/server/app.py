@@ -19,6 +19,7 @@ from .domain.auth import AuthService
 from .domain.clock import SystemClock
 from .domain.events import KickDevices, Notice, UserChanged
 from .domain.group_moderation import GroupModeration
+from .domain.group_requests import GroupRequests
 from .domain.groups import GroupConversations, GroupService
 from .domain.messaging import MessagingService
 from .domain.models import App
@@ -102,6 +103,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         sync=sync,
         groups=groups,
         moderation=GroupModeration(groups, group_store, clock),
+        requests=GroupRequests(groups, group_store, clock),
     )
 
 

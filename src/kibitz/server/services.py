@@ -13,6 +13,7 @@ from .domain.accounts import AccountService
 from .domain.apps import AppService
 from .domain.auth import AuthService
 from .domain.group_moderation import GroupModeration
+from .domain.group_requests import GroupRequests
 from .domain.groups import GroupService
 from .domain.messaging import MessagingService
 from .domain.nodes import NodeList
@@ -44,3 +45,4 @@ class Services:
     sync: SyncService
     groups: GroupService
     moderation: GroupModeration
+    requests: GroupRequests

@@ -80,11 +80,13 @@ class Group:
 
 class ListKind(Enum):
     """A group's lists of users: muted (until a time), allowed to post when all are
-    muted, blocked from joining."""
+    muted, blocked from joining, waiting for an answer to an application or invitation."""
 
     MUTE = "mute"
     ALLOW = "allow"
     BLOCK = "block"
+    APPLY = "apply"  # asked to join an approval group, waiting for the owner or an admin
+    INVITE = "invite"  # invited to a group that wants the invitee's consent
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +150,14 @@ class GroupStore(Protocol):
         """username → expires_ms (0: no expiry) of one of the group's lists."""
         ...
 
-    async def add_entries(self, group_id: str, kind: ListKind, entries: dict[str, int]) -> None:
-        """Add or renew (a new expiry replaces the old)."""
+    async def add_entries(
+        self, group_id: str, kind: ListKind, entries: dict[str, int], by: str = ""
+    ) -> None:
+        """Add or renew (a new expiry, and ``by``, replace the old)."""
+        ...
+
+    async def entry_by(self, group_id: str, kind: ListKind, username: str) -> str | None:
+        """Who put ``username`` on the list ("" if nobody said), None if it is not on it."""
         ...
 
     async def remove_entries(

@@ -323,6 +323,18 @@ class GroupService:
                 await self._cursors.start_at(m.user_id, conversation_queue(group.id), floor)
         return added
 
+    async def admit(
+        self, app: App, group_id: str, usernames: Sequence[str], resource: str = ""
+    ) -> list[Member]:
+        """Add users whose application or invitation was accepted: the members hear of
+        them (PRESENCE); what the new members hear is the caller's (APPLY_ACCEPT, …)."""
+        group = await self.get(app, group_id)
+        members = await self._store.members(group_id)
+        present = {m.username for m in members}
+        added = await self._add(app, group, members, [n for n in usernames if n not in present])
+        await self._presence(app, group, members, added, resource)
+        return added
+
     async def leave(self, app: App, group_id: str, username: str, resource: str = "") -> None:
         group = await self.get(app, group_id)
         members = await self._store.members(group_id)

@@ -199,7 +199,8 @@ group_members = Table(
     Index("ix_group_members_user_id", "user_id"),
 )
 
-# A group's mute list (expires_ms: 0 = until unmuted), allow list and block list.
+# A group's lists of users: mutes (expires_ms: 0 = until unmuted), the allow list, the
+# block list, and pending applications and invitations (by_user: who invited).
 group_lists = Table(
     "group_lists",
     metadata,
@@ -207,4 +208,5 @@ group_lists = Table(
     Column("kind", String(8), primary_key=True),
     Column("username", String(64), primary_key=True),
     Column("expires_ms", BigInteger, nullable=False),
+    Column("by_user", String(64), nullable=False),
 )

@@ -77,7 +77,7 @@ class SqlGroupStore:
         put = dialect.insert(group_lists)
         self._put_entries = put.on_conflict_do_update(
             index_elements=["group_id", "kind", "username"],
-            set_={"expires_ms": put.excluded.expires_ms},
+            set_={"expires_ms": put.excluded.expires_ms, "by_user": put.excluded.by_user},
         )
 
     async def create(self, group: Group, members: Sequence[Member]) -> None:
@@ -162,15 +162,33 @@ class SqlGroupStore:
         async with self._engine.connect() as conn:
             return {row.username: int(row.expires_ms) for row in await conn.execute(query)}
 
-    async def add_entries(self, group_id: str, kind: ListKind, entries: dict[str, int]) -> None:
+    async def add_entries(
+        self, group_id: str, kind: ListKind, entries: dict[str, int], by: str = ""
+    ) -> None:
         if not entries:
             return
         rows = [
-            {"group_id": group_id, "kind": kind.value, "username": name, "expires_ms": ms}
+            {
+                "group_id": group_id,
+                "kind": kind.value,
+                "username": name,
+                "expires_ms": ms,
+                "by_user": by,
+            }
             for name, ms in entries.items()
         ]
         async with self._engine.begin() as conn:
             await conn.execute(self._put_entries, rows)
+
+    async def entry_by(self, group_id: str, kind: ListKind, username: str) -> str | None:
+        query = select(group_lists.c.by_user).where(
+            group_lists.c.group_id == group_id,
+            group_lists.c.kind == kind.value,
+            group_lists.c.username == username,
+        )
+        async with self._engine.connect() as conn:
+            by = await conn.scalar(query)
+        return None if by is None else str(by)
 
     async def remove_entries(self, group_id: str, kind: ListKind, usernames: Sequence[str]) -> None:
         if not usernames:

@@ -12,9 +12,12 @@ from .shapes import USERNAME_PATTERN, Envelope
 
 __all__ = [
     "AnnouncementBody",
+    "ApplyBody",
+    "ApplyVerifyBody",
     "GroupCreateBody",
     "GroupDataEnvelope",
     "GroupModifyBody",
+    "InviteVerifyBody",
     "MuteBody",
     "NewAdminBody",
     "UsernamesBody",
@@ -82,3 +85,18 @@ class MuteBody(_Body):
 
 class AnnouncementBody(_Body):
     announcement: str = Field(max_length=512)
+
+
+class ApplyBody(_Body):
+    message: str = ""
+
+
+class ApplyVerifyBody(_Body):
+    applicant: str
+    verifyResult: bool
+    reason: str = ""
+
+
+class InviteVerifyBody(_Body):
+    invitee: str
+    verifyResult: bool

@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(8)),
         sa.Column("username", sa.String(64)),
         sa.Column("expires_ms", sa.BigInteger, nullable=False),
+        sa.Column("by_user", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("group_id", "kind", "username", name="pk_group_lists"),
         sa.ForeignKeyConstraint(
             ["group_id"],

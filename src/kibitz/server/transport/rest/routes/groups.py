@@ -33,9 +33,12 @@ from ..deps import AppDep, services_of
 from ..envelope import ok
 from ..errors import RestError
 from ..group_shapes import (
+    ApplyBody,
+    ApplyVerifyBody,
     GroupCreateBody,
     GroupDataEnvelope,
     GroupModifyBody,
+    InviteVerifyBody,
     NewAdminBody,
     UsernamesBody,
 )
@@ -325,13 +328,44 @@ async def remove_members(
 
 @router.post(
     "/chatgroups/{group_id}/apply",
-    **operation(ok=GroupDataEnvelope, credential="user", errors=[403]),
+    **operation(ok=GroupDataEnvelope, credential="user", body=ApplyBody, errors=[403]),
 )
 async def join_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
+    """Join an open public group at once; ask to join an approval group."""
     username = user_actor(await principal_of(request, app))
-    await services_of(request).groups.join(app, group_id, username, resource_of(request))
+    message = ""
+    if (await request.body()).strip():
+        message = text(await json_object(request), "message") or ""
+    requests = services_of(request).requests
+    joined = await requests.apply(app, group_id, username, message, resource_of(request))
     data = {"result": True, "action": "apply", "id": group_id, "user": username}
+    if not joined:
+        data["reason"] = message
     return ok(request, app, path=f"/chatgroups/{group_id}/apply", data=data)
+
+
+@router.post(
+    "/chatgroups/{group_id}/apply_verify",
+    **operation(ok=GroupDataEnvelope, credential="member", body=ApplyVerifyBody, errors=[403]),
+)
+async def answer_application(request: Request, app: AppDep, group_id: str) -> JSONResponse:
+    principal = await principal_of(request, app)
+    body = await json_object(request)
+    applicant = text(body, "applicant")
+    if not applicant:
+        raise illegal("'applicant' is required.")
+    accept = flag(body, "verifyResult")
+    await services_of(request).requests.verify_apply(
+        app,
+        group_id,
+        actor_of(principal),
+        applicant,
+        accept,
+        text(body, "reason") or "",
+        resource_of(request),
+    )
+    data = {"result": True, "action": "apply_verify", "id": group_id, "user": applicant}
+    return ok(request, app, path=f"/chatgroups/{group_id}/apply_verify", data=data)
 
 
 @router.post(
@@ -341,10 +375,28 @@ async def join_group(request: Request, app: AppDep, group_id: str) -> JSONRespon
 async def invite(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     principal = await principal_of(request, app)  # an app token invites as the app
     names = usernames_of((await json_object(request)).get("usernames"))
-    groups = services_of(request).groups
-    await groups.add_members(app, group_id, actor_of(principal), names, resource_of(request))
+    requests = services_of(request).requests
+    await requests.invite(app, group_id, actor_of(principal), names, resource_of(request))
     data = [{"action": "invite", "id": group_id, "result": True, "user": n} for n in names]
     return ok(request, app, path=f"/chatgroups/{group_id}/invite", data=data)
+
+
+@router.post(
+    "/chatgroups/{group_id}/invite_verify",
+    **operation(ok=GroupDataEnvelope, credential="user", body=InviteVerifyBody, errors=[403]),
+)
+async def answer_invitation(request: Request, app: AppDep, group_id: str) -> JSONResponse:
+    """The invitee accepts or declines (its own token: ``invitee`` is itself)."""
+    username = user_actor(await principal_of(request, app))
+    body = await json_object(request)
+    invitee = text(body, "invitee") or username
+    if invitee != username:
+        raise illegal("'invitee' must be the user of the token.")
+    accept = flag(body, "verifyResult")
+    requests = services_of(request).requests
+    await requests.verify_invite(app, group_id, username, accept, resource_of(request))
+    data = {"result": True, "action": "invite_verify", "id": group_id, "user": username}
+    return ok(request, app, path=f"/chatgroups/{group_id}/invite_verify", data=data)
 
 
 @router.delete(
