@@ -38,6 +38,7 @@ __all__ = [
     "Target",
     "TargetKind",
     "member_device",
+    "meta_encoder",
     "validate_body",
 ]
 
@@ -211,17 +212,24 @@ class BodyEncoder:
         if domain != USER_DOMAIN:
             to.to_jid.domain = domain
         payload = self._head + to.SerializeToString() + self._tail
-        from_jid, to_jid = self._from_jid, jid(self._app_key, recipient, domain)
+        to_jid = jid(self._app_key, recipient, domain)
+        return meta_encoder(self._from_jid, to_jid, pb.Meta.CHAT, payload)
 
-        def encode(message_id: int, timestamp_ms: int) -> bytes:
-            meta = pb.Meta(
-                id=message_id,
-                from_jid=from_jid,
-                to_jid=to_jid,
-                timestamp=timestamp_ms,
-                ns=pb.Meta.CHAT,
-                payload=payload,
-            )
-            return meta.SerializeToString()
 
-        return encode
+def meta_encoder(
+    from_jid: pb.JID, to_jid: pb.JID, ns: pb.Meta.NameSpace, payload: bytes
+) -> Callable[[int, int], bytes]:
+    """A ``Draft.encode``: the downlink Meta once the message has its id and time."""
+
+    def encode(message_id: int, timestamp_ms: int) -> bytes:
+        meta = pb.Meta(
+            id=message_id,
+            from_jid=from_jid,
+            to_jid=to_jid,
+            timestamp=timestamp_ms,
+            ns=ns,
+            payload=payload,
+        )
+        return meta.SerializeToString()
+
+    return encode

@@ -20,7 +20,7 @@ from typing import Final, Protocol
 
 from kibitz.protocol._msync import GROUP_DOMAIN, jid, pb
 
-from .delivery import Delivery, Draft, InboxRow, Stored
+from .delivery import Delivery, Draft, InboxRow, Stored, meta_encoder
 from .events import Notice
 from .models import App
 
@@ -108,17 +108,7 @@ def event_delivery(
     payload = body.SerializeToString()
     from_jid = jid(app.app_key, event.actor, resource=resource)
     to_jid = jid(app.app_key, event.group_id, GROUP_DOMAIN)
-
-    def encode(message_id: int, timestamp_ms: int) -> bytes:
-        meta = pb.Meta(
-            id=message_id,
-            from_jid=from_jid,
-            to_jid=to_jid,
-            timestamp=timestamp_ms,
-            ns=pb.Meta.MUC,
-            payload=payload,
-        )
-        return meta.SerializeToString()
+    encode = meta_encoder(from_jid, to_jid, pb.Meta.MUC, payload)
 
     queue = EVENT_QUEUE
     rows = tuple(

@@ -468,13 +468,7 @@ async def joined_groups(
     pagesize: PageNum = None,
 ) -> JSONResponse:
     principal = await principal_of(request, app)
-    if principal.user is not None and principal.user.username != username:
-        raise RestError(
-            401,
-            "unauthorized",
-            "A user token acts only for its own user.",
-            "UnauthorizedException",
-        )
+    _self_or_app(principal, username)
     groups = services_of(request).groups
     joined = await groups.joined(app, username)
     size = page_arg(pagesize, 5 if principal.is_app else 20, 1, 100, "pagesize")
