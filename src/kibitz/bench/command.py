@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .config import SCENARIOS, BenchConfig
+from .config import DEFAULT_SCENARIOS, GROUP_PHASES, SCENARIOS, BenchConfig
 from .placement import parse_cpus
 
 __all__ = ["bench"]
@@ -37,7 +37,8 @@ def _cpus(_: Any, __: Any, value: str | None) -> tuple[int, ...]:
     "scenarios",
     multiple=True,
     type=click.Choice(SCENARIOS),
-    help="Run only these (repeatable). Default: all four, in order.",
+    help="Run only these (repeatable). Default: connect, echo, fanout, saturate, in order "
+    "(group runs when named).",
 )
 @click.option(
     "--sessions",
@@ -100,7 +101,7 @@ def _cpus(_: Any, __: Any, value: str | None) -> tuple[int, ...]:
     type=float,
     default=_D.duration,
     show_default=True,
-    help="echo/fanout: seconds of traffic.",
+    help="echo/fanout/group rate and large: seconds of traffic.",
 )
 @click.option(
     "--sat-pairs",
@@ -165,6 +166,48 @@ def _cpus(_: Any, __: Any, value: str | None) -> tuple[int, ...]:
     default=_D.loss_limit,
     show_default=True,
     help="saturate: a step fails above this lost fraction.",
+)
+@click.option(
+    "--group-members",
+    type=click.IntRange(2, 10**6),
+    default=_D.group_members,
+    show_default=True,
+    help="group: members of the group (one sends over msync, the others pull).",
+)
+@click.option(
+    "--group-rate",
+    type=float,
+    default=_D.group_rate,
+    show_default=True,
+    help="group rate: GROUPCHAT sends/s (each reaches --group-members − 1).",
+)
+@click.option(
+    "--group-sat-start",
+    type=float,
+    default=_D.group_sat_start,
+    show_default=True,
+    help="group saturate: delivered msg/s offered at the first step.",
+)
+@click.option(
+    "--group-large-members",
+    type=click.IntRange(2, 10**6),
+    default=_D.group_large_members,
+    show_default=True,
+    help="group large: members of the large group.",
+)
+@click.option(
+    "--group-large-rate",
+    type=float,
+    default=_D.group_large_rate,
+    show_default=True,
+    help="group large: GROUPCHAT sends/s.",
+)
+@click.option(
+    "--group-phase",
+    "group_phases",
+    multiple=True,
+    type=click.Choice(GROUP_PHASES),
+    help="group: run only these phases (repeatable). Default: rate, saturate, large.",
 )
 @click.option(
     "--warmup",
@@ -259,9 +302,13 @@ def _cpus(_: Any, __: Any, value: str | None) -> tuple[int, ...]:
 )
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 def bench(
-    scenarios: tuple[str, ...], server_env: tuple[str, ...], quiet: bool, **options: Any
+    scenarios: tuple[str, ...],
+    group_phases: tuple[str, ...],
+    server_env: tuple[str, ...],
+    quiet: bool,
+    **options: Any,
 ) -> None:
-    """Load-test kibitz: connect, echo, fanout and saturate; Markdown summary on stdout."""
+    """Load-test kibitz: connect, echo, fanout, saturate and group; Markdown on stdout."""
     from .report import check_targets, markdown, write_json, write_plots
     from .runner import run_bench
 
@@ -271,8 +318,15 @@ def bench(
         if not sep:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--server-env")
         env[key] = value
-    order = tuple(s for s in SCENARIOS if s in scenarios) if scenarios else SCENARIOS
-    cfg = BenchConfig(scenarios=order, server_env=env, progress=not quiet, **options)
+    order = tuple(s for s in SCENARIOS if s in scenarios) if scenarios else DEFAULT_SCENARIOS
+    phases = tuple(p for p in GROUP_PHASES if p in group_phases) if group_phases else GROUP_PHASES
+    cfg = BenchConfig(
+        scenarios=order,
+        group_phases=phases,
+        server_env=env,
+        progress=not quiet,
+        **options,
+    )
     try:
         cfg.validate()
     except ValueError as exc:

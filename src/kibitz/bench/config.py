@@ -1,4 +1,4 @@
-"""Everything a run is parameterised by, and the targets of issue 5 to compare against."""
+"""Everything a run is parameterised by, and the targets of issues 5 and 10 to compare against."""
 
 from __future__ import annotations
 
@@ -6,9 +6,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SCENARIOS", "TARGETS", "BenchConfig"]
+__all__ = [
+    "DEFAULT_SCENARIOS",
+    "GROUP_PHASES",
+    "SCENARIOS",
+    "TARGETS",
+    "BenchConfig",
+    "target_issue",
+]
 
-SCENARIOS = ("connect", "echo", "fanout", "saturate")
+SCENARIOS = ("connect", "echo", "fanout", "saturate", "group")
+# what a bare ``kibitz bench`` runs: issue 5's four; ``group`` is asked for by name
+DEFAULT_SCENARIOS = ("connect", "echo", "fanout", "saturate")
+# group: a fixed rate (latency), a step search (max delivered/s), one large group at 1/s
+GROUP_PHASES = ("rate", "saturate", "large")
 
 # (scenario, figure, comparison, value, what it means) — issue 5, item 4, on this 2-core
 # machine with the server pinned to one core and the generator to the other.
@@ -23,12 +34,26 @@ TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
     ("fanout", "lost", "<=", 0, "lost deliveries"),
     ("saturate", "fanout.max_sustained_per_s", ">=", 10_000, "fan-out delivered msg/s"),
     ("saturate", "1:1.max_sustained_per_s", ">=", 5_000, "1:1 persisted+delivered msg/s"),
+    # issue 10, item 8: msync GROUPCHAT to a group of M members, all online
+    ("group", "rate.latency.p99_ms", "<=", 10.0, "delivery p99 (ms), 100 members at 5 msg/s"),
+    ("group", "rate.lost", "<=", 0, "lost deliveries, 100 members"),
+    ("group", "rate.duplicates", "<=", 0, "duplicate deliveries, 100 members"),
+    ("group", "saturate.max_sustained_per_s", ">=", 51_200, "delivered msg/s, 100 members"),
+    ("group", "large.latency.p99_ms", "<=", 100.0, "delivery p99 (ms), 3,000 members at 1 msg/s"),
+    ("group", "large.lost", "<=", 0, "lost deliveries, 3,000 members"),
+    ("group", "large.duplicates", "<=", 0, "duplicate deliveries, 3,000 members"),
 )
+_ISSUES = {"group": 10}
+
+
+def target_issue(scenario: str) -> int:
+    """The issue a scenario's targets come from."""
+    return _ISSUES.get(scenario, 5)
 
 
 @dataclass
 class BenchConfig:
-    scenarios: tuple[str, ...] = SCENARIOS
+    scenarios: tuple[str, ...] = DEFAULT_SCENARIOS
     # connect
     sessions: int = 2000
     ramp: float = 1000.0  # logins/s offered; 0 = as fast as the concurrency allows
@@ -52,6 +77,13 @@ class BenchConfig:
     latency_limit_ms: float = 1000.0
     loss_limit: float = 0.001
     drain_timeout: float = 5.0
+    # group: one member sends GROUPCHAT over msync, the other M − 1 pull it
+    group_members: int = 100
+    group_rate: float = 5.0  # sends/s of the fixed-rate phase
+    group_sat_start: float = 10_000.0  # delivered msg/s offered at the first step
+    group_large_members: int = 3000
+    group_large_rate: float = 1.0
+    group_phases: tuple[str, ...] = GROUP_PHASES
     warmup: float = 1.0  # unrecorded traffic before each measured phase
     login_timeout: float = 10.0
     # generator
@@ -89,6 +121,12 @@ class BenchConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` for options that do not fit together."""
+        if "group" in self.scenarios:
+            sizes = [self.group_members]
+            if "large" in self.group_phases:
+                sizes.append(self.group_large_members)
+            if min(sizes) < 2:
+                raise ValueError("a group needs at least 2 members (a sender and a receiver)")
         if not self.rest_servers and (self.app_key or self.im_servers):
             raise ValueError("--app-key/--im-server need --rest-server")
         if self.im_servers and len(self.im_servers) != len(self.rest_servers):
@@ -134,6 +172,10 @@ class BenchConfig:
             need = max(need, self.receivers + 1)
         if "saturate" in self.scenarios:
             need = max(need, 2 * self.sat_pairs)
+        if "group" in self.scenarios:
+            need = max(need, self.group_members)
+            if "large" in self.group_phases:
+                need = max(need, self.group_large_members)
         return need
 
     def public(self) -> dict[str, Any]:

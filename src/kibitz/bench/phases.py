@@ -50,6 +50,7 @@ class Context:
     app_token: str
     phase_no: int = 0
     logged_in_by_node: list[int] = field(default_factory=list)  # of the last login
+    rest_app_urls: Sequence[str] = ()  # {rest}/{org}/{app} per node, in node order
 
     @property
     def nodes(self) -> int:

@@ -42,6 +42,19 @@ def _phases(run: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         if passing:
             best = passing[-1]
             phases.append((f"saturate {mode}\n@{best['offered_per_s']:.0f}/s", best["latency"]))
+    group = res.get("group") or {}
+    for name in ("rate", "saturate", "large"):
+        p = group.get(name)
+        if not p:
+            continue
+        if name == "saturate":
+            passing = [s for s in p["steps"] if s["passed"]]
+            if passing:
+                best = passing[-1]
+                label = f"saturate group\nof {best['members']} @{best['offered_per_s']:.0f}/s"
+                phases.append((label, best["latency"]))
+        else:
+            phases.append((f"group of {p['members']}\n@{p['rate']:g}/s", p["latency"]))
     return phases
 
 
@@ -68,9 +81,10 @@ def plot_latency(run: dict[str, Any], path: Path) -> Path:
 
 
 def plot_saturate(sat: dict[str, Any], path: Path) -> Path:
-    """Delivered msg/s against offered msg/s per step, with p99 on a second axis."""
+    """Delivered msg/s against offered msg/s per step, with p99 on a second axis; one
+    panel per mode of ``sat`` (mode → step search)."""
     plt = _pyplot()
-    modes = [m for m in ("1:1", "fanout") if sat.get(m)]
+    modes = [m for m in sat if sat.get(m)]
     fig, axes = plt.subplots(
         1, max(len(modes), 1), figsize=(6.0 * max(len(modes), 1), 4.5), squeeze=False
     )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .config import TARGETS
+from .config import TARGETS, target_issue
 
 _CONTENDED_PCT = 10.0
 
@@ -59,9 +59,14 @@ def _lookup(results: dict[str, Any], scenario: str, path: str) -> Any:
 
 
 def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target of issue 5 with the measured value and whether it is met."""
+    """Each target with the measured value and whether it is met: all of an issue's
+    targets once any of its scenarios ran (issue 5's four, issue 10's group)."""
+    issues = {target_issue(name) for name in results}
     rows = []
     for scenario, path, op, target, label in TARGETS:
+        issue = target_issue(scenario)
+        if issue not in issues:
+            continue
         value = _lookup(results, scenario, path)
         met: bool | None = None
         if isinstance(value, int | float):
@@ -69,6 +74,7 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "scenario": scenario,
+                "issue": issue,
                 "figure": path,
                 "target": f"{op} {target:g}",
                 "label": label,
@@ -90,6 +96,25 @@ def traffic_rows(results: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
         for step in (sat.get(mode) or {}).get("steps", []):
             mark = "✓" if step["passed"] else "✗"
             yield f"saturate {mode} step {step['step']} {mark}", step
+    group = results.get("group") or {}
+    if "rate" in group:
+        yield f"group of {group['rate']['members']:,}", group["rate"]
+    for step in (group.get("saturate") or {}).get("steps", []):
+        mark = "✓" if step["passed"] else "✗"
+        yield f"saturate group of {step['members']:,} step {step['step']} {mark}", step
+    if "large" in group:
+        yield f"group of {group['large']['members']:,}", group["large"]
+
+
+def _sustained(results: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(mode, step search) of every saturate mode that ran, group's included."""
+    sat = results.get("saturate") or {}
+    for mode in ("1:1", "fanout"):
+        if sat.get(mode):
+            yield mode, sat[mode]
+    group_sat = (results.get("group") or {}).get("saturate")
+    if group_sat:
+        yield f"group of {group_sat['members']:,}", group_sat
 
 
 def markdown(run: dict[str, Any]) -> str:
@@ -137,24 +162,24 @@ def markdown(run: dict[str, Any]) -> str:
                 f"| {_f(p['generator_cpu_pct'], 0)} |"
             )
         out.append("")
-    sat = res.get("saturate")
-    if sat:
+    sustained = list(_sustained(res))
+    if sustained:
         out += [
             "| saturate | max sustained delivered msg/s | at offered/s | stopped because |",
             "|---|---:|---:|---|",
         ]
-        for mode in ("1:1", "fanout"):
-            s = sat.get(mode)
-            if s:
-                out.append(
-                    f"| {mode} | {_f(s['max_sustained_per_s'], 0)} "
-                    f"| {_f(s['at_offered_per_s'], 0)} | {s['stopped_because']} |"
-                )
+        for mode, s in sustained:
+            out.append(
+                f"| {mode} | {_f(s['max_sustained_per_s'], 0)} "
+                f"| {_f(s['at_offered_per_s'], 0)} | {s['stopped_because']} |"
+            )
         out.append("")
     targets = run.get("targets") or []
-    if targets:
-        out += ["| target (issue 5) | wanted | measured | met |", "|---|---:|---:|:-:|"]
+    for issue in sorted({t.get("issue", 5) for t in targets}):
+        out += [f"| target (issue {issue}) | wanted | measured | met |", "|---|---:|---:|:-:|"]
         for t in targets:
+            if t.get("issue", 5) != issue:
+                continue
             mark = {True: "✓", False: "✗", None: "–"}[t["met"]]
             value = t["measured"]
             shown = _f(value, 2) if isinstance(value, float) else _f(value)
@@ -211,6 +236,8 @@ def _spread(results: dict[str, Any]) -> list[str]:
     sat = results.get("saturate") or {}
     phases = [(name, results.get(name)) for name in ("connect", "echo", "fanout")]
     phases += [(f"saturate {mode}", sat.get(mode)) for mode in ("1:1", "fanout")]
+    group = results.get("group") or {}
+    phases += [(f"group {name}", group.get(name)) for name in ("rate", "saturate", "large")]
     out = []
     for name, p in phases:
         if not p or "sessions_by_node" not in p:
@@ -234,7 +261,7 @@ def write_plots(run: dict[str, Any], directory: Path) -> list[Path]:
 
     directory.mkdir(parents=True, exist_ok=True)
     written = [plot_latency(run, directory / "latency.png")]
-    sat = run["results"].get("saturate")
-    if sat:
-        written.append(plot_saturate(sat, directory / "saturate.png"))
+    sustained = dict(_sustained(run["results"]))
+    if sustained:
+        written.append(plot_saturate(sustained, directory / "saturate.png"))
     return written

@@ -165,6 +165,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
             progress=progress,
             rest_send_urls=[f"{e.rest}/{e.org}/{e.app}/messages/users" for e in endpoints],
             app_token=token,
+            rest_app_urls=[f"{e.rest}/{e.org}/{e.app}" for e in endpoints],
         )
         results: dict[str, Any] = {}
         for name in cfg.scenarios:

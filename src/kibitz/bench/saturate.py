@@ -18,7 +18,7 @@ from .phases import (
 )
 from .placement import pair_placement
 
-__all__ = ["saturate"]
+__all__ = ["saturate", "stepper"]
 
 _KEEP_UP = 0.9  # a sustained step delivers at least this share of the offered rate
 
@@ -39,9 +39,10 @@ def _step_ok(step: dict[str, Any], offered: float, cfg: BenchConfig) -> tuple[bo
     return True, ""
 
 
-def _stepper(ctx: Context, mode: str, start: float, run: Any) -> dict[str, Any]:
+def stepper(ctx: Context, mode: str, start: float, run: Any) -> dict[str, Any]:
     """Raise the rate by ``--sat-factor`` until a step fails (lower it first if the first
-    step fails), then bisect between the best pass and the first failure."""
+    step fails), then bisect between the best pass and the first failure. ``run(rate,
+    label)`` measures one step at ``rate`` delivered msg/s offered (also used by group)."""
     cfg = ctx.cfg
     steps: list[dict[str, Any]] = []
     passed: list[float] = []
@@ -79,6 +80,9 @@ def _stepper(ctx: Context, mode: str, start: float, run: Any) -> dict[str, Any]:
         "at_offered_per_s": best["offered_per_s"] if best else None,
         "stopped_because": stop_reason,
     }
+
+
+_stepper = stepper  # the name the stepper's tests know
 
 
 def saturate(ctx: Context) -> dict[str, Any]:

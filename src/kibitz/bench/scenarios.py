@@ -1,10 +1,11 @@
-"""The four scenarios, run by the coordinator over the worker pool (see ``phases``)."""
+"""The scenarios, run by the coordinator over the worker pool (see ``phases``)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from .group import group
 from .phases import (
     Context,
     close_all,
@@ -26,7 +27,14 @@ __all__ = ["Context", "run_scenario"]
 
 
 def run_scenario(ctx: Context, name: str) -> dict[str, Any]:
-    return {"connect": connect, "echo": echo, "fanout": fanout, "saturate": saturate}[name](ctx)
+    scenarios = {
+        "connect": connect,
+        "echo": echo,
+        "fanout": fanout,
+        "saturate": saturate,
+        "group": group,
+    }
+    return scenarios[name](ctx)
 
 
 def connect(ctx: Context) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 Every delivery is named by a key (receiver, stream, seq). A key is *acked* when the server
 acknowledged the send (msync send ack, or the REST reply naming the recipient) and
-*received* when the receiver pulled it. Loss is acked minus received, after a drain.
+*received* when the receiver pulled it. Loss is acked minus received, after a drain. A
+group send is one frame to a pseudo-peer (``group_peer``) whose ack stands for one
+delivery to each of the group's other members.
 Sends follow a fixed schedule (open loop: never waiting for the server), at a 1 ms
 granularity; the marker carries the time the frame was written, and how late that was
 against the schedule is kept as ``lag``, so a generator that falls behind is visible.
@@ -24,17 +26,33 @@ from .http import RestPool
 from .placement import rest_node
 from .wire import MARKER, SendTemplate, marker_text
 
-__all__ = ["PING", "PONG", "Recorder", "RestFanout", "delivery_key", "run_schedule"]
+__all__ = [
+    "GROUP",
+    "PING",
+    "PONG",
+    "Recorder",
+    "RestFanout",
+    "delivery_key",
+    "group_peer",
+    "run_schedule",
+]
 
 PING: Final = ord("P")  # echo: A → B, answered at once
 PONG: Final = ord("Q")  # echo: B → A, carries A's send time back: round trip
 ONE_WAY: Final = ord("S")  # saturate 1:1
 FANOUT: Final = ord("F")  # REST multi-target send
+GROUP: Final = ord("G")  # msync GROUPCHAT send: one frame, every other member receives
+_GROUP_PEERS: Final = 1 << 40  # pseudo-peers of groups lie above every user index
 _MAX_BATCH: Final = 2000  # sends per scheduler wake-up, so receiving is never starved
 
 
 def delivery_key(receiver: int, stream: int, seq: int) -> int:
     return (receiver << 64) | (stream << 32) | seq
+
+
+def group_peer(n: int) -> int:
+    """The peer a send to the worker's n-th group is addressed to in its keys."""
+    return _GROUP_PEERS + n
 
 
 @dataclass
@@ -62,6 +80,7 @@ class Recorder:
     ack_latency: array[int] = field(default_factory=lambda: array("q"))
     lag: array[int] = field(default_factory=lambda: array("q"))
     local: set[int] = field(default_factory=set)  # users whose sessions live in this worker
+    groups: dict[int, tuple[int, ...]] = field(default_factory=dict)  # peer → receivers
     waiting: set[int] | None = None
     settled: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -79,6 +98,11 @@ class Recorder:
 
     # -- sending -------------------------------------------------------------------------
 
+    def width(self, peer: int) -> int:
+        """Deliveries one send to ``peer`` stands for: a group's other members, or one."""
+        receivers = self.groups.get(peer) if peer >= _GROUP_PEERS else None
+        return 1 if receivers is None else len(receivers)
+
     def send(
         self, session: Session, tmpl: SendTemplate, peer: int, kind: int, stamp: int, seq: int
     ) -> None:
@@ -87,9 +111,9 @@ class Recorder:
         frame = tmpl.frame(local_id, marker_text(kind, self.phase, stamp, session.idx, seq))
         if session.write(frame):
             self.pending[local_id] = (delivery_key(peer, session.idx, seq), stamp)
-            self.sent += 1
+            self.sent += self.width(peer)
         else:
-            self.skipped += 1
+            self.skipped += self.width(peer)
 
     # -- Sink ----------------------------------------------------------------------------
 
@@ -133,7 +157,27 @@ class Recorder:
             self.errors["ack for an unknown id"] += 1
             return
         key, stamp = entry
-        self.ack_delivery(key, stamp, ok, reason)
+        if key >> 64 >= _GROUP_PEERS:
+            self._ack_group(key, stamp, ok, reason)
+        else:
+            self.ack_delivery(key, stamp, ok, reason)
+
+    def _ack_group(self, key: int, stamp: int, ok: bool, reason: str) -> None:
+        """One group send acked: one delivery acked to each receiver (one ack latency)."""
+        receivers = self.groups.get(key >> 64, ())
+        if not ok:
+            self.failed += len(receivers)
+            self.errors[f"send refused: {reason}"] += 1
+            self._check_settled()
+            return
+        self.ack_latency.append(time.monotonic_ns() - stamp)
+        low = key & ((1 << 64) - 1)
+        keys = [(r << 64) | low for r in receivers]
+        self.acked_keys.extend(keys)
+        waiting, local, got = self.waiting, self.local, self.received_keys
+        if waiting is not None:
+            waiting.update(k for k in keys if k not in got and (k >> 64) in local)
+        self._check_settled()
 
     def ack_delivery(self, key: int, stamp: int, ok: bool, reason: str) -> None:
         if ok:
@@ -202,7 +246,7 @@ async def run_schedule(
                 rec.lag.append(stamp - start - int(n * interval))
                 rec.send(session, tmpl, peer, kind, stamp, n)
             else:
-                rec.skipped += 1
+                rec.skipped += rec.width(peer)
             n += 1
         wait = (start + n * interval - time.monotonic_ns()) / 1e9
         # uvloop truncates sub-millisecond timers to 0: never spin, send in ≥ 1 ms batches

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from kibitz.protocol._msync import USER_DOMAIN, jid, pb, varint
+from kibitz.protocol._msync import GROUP_DOMAIN, USER_DOMAIN, jid, pb, varint
 
 __all__ = [
     "MARKER",
@@ -97,21 +97,22 @@ class SendTemplate:
     """``SYNC CommSyncUL{meta}`` for one sender → one peer; ``frame()`` patches id and marker.
 
     The layout mirrors what the Web SDK sends (§5.8): no ``Meta.from``, a 1:1 CHAT body
-    with ``from``/``to`` names and one TEXT content of ``PAYLOAD_BYTES`` bytes.
+    with ``from``/``to`` names and one TEXT content of ``PAYLOAD_BYTES`` bytes. With
+    ``group`` the peer is a group id: a GROUPCHAT body to the group's conference jid.
     """
 
     __slots__ = ("_head", "_mid", "_tail")
 
-    def __init__(self, app_key: str, sender: str, peer: str) -> None:
+    def __init__(self, app_key: str, sender: str, peer: str, group: bool = False) -> None:
         body = pb.MessageBody(
-            type=pb.MessageBody.CHAT,
+            type=pb.MessageBody.GROUPCHAT if group else pb.MessageBody.CHAT,
             from_jid=pb.JID(name=sender),
             to_jid=pb.JID(name=peer),
             contents=[pb.MessageBody.Content(type=pb.MessageBody.Content.TEXT, text=_text())],
         )
         meta = pb.Meta(
             id=_PLACEHOLDER_ID,
-            to_jid=jid(app_key, peer, USER_DOMAIN),
+            to_jid=jid(app_key, peer, GROUP_DOMAIN if group else USER_DOMAIN),
             ns=pb.Meta.CHAT,
             routetype=pb.Meta.ROUTE_ALL,
             payload=body.SerializeToString(),

@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 
 from .client import LoginError, Session, login_frame
 from .http import RestPool
-from .traffic import ONE_WAY, PING, Recorder, RestFanout, run_schedule
+from .traffic import GROUP, ONE_WAY, PING, Recorder, RestFanout, group_peer, run_schedule
 from .wire import SendTemplate
 
-__all__ = ["COUNTERS", "OpenSpec", "WorkerConfig", "worker_main"]
+__all__ = ["COUNTERS", "GroupSpec", "OpenSpec", "WorkerConfig", "worker_main"]
 
 COUNTERS = 4  # per worker: sessions, sent, received, errors
 _HEARTBEAT_S = 20.0
@@ -48,6 +48,16 @@ class OpenSpec:
     concurrency: int
     timeout: float
     nodes: Sequence[int] = ()  # node of each user (index into ws_urls); () = all on node 0
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """A group this worker sends to: its sender's session lives here; ``receivers`` are
+    the other members (in any worker), each of whom a send reaches once."""
+
+    group_id: str
+    sender: tuple[int, str]  # (index, username)
+    receivers: Sequence[int]
 
 
 def _target(ws_url: str) -> tuple[str, int, str]:
@@ -83,6 +93,7 @@ class Worker:
         self.rec = Recorder(local_base=base)
         self.sessions: dict[int, Session] = {}
         self.flows: list[tuple[Session, SendTemplate, int]] = []
+        self.group_flows: list[tuple[Session, SendTemplate, int]] = []
         self.fanout: RestFanout | None = None
         self.http: list[RestPool] = []
 
@@ -177,7 +188,9 @@ class Worker:
             s.close()
         self.sessions.clear()
         self.rec.local.clear()
+        self.rec.groups.clear()
         self.flows = []
+        self.group_flows = []
         await asyncio.sleep(0)  # let the transports flush their close frames
         return {"closed": n}
 
@@ -204,6 +217,28 @@ class Worker:
         echo, rate, duration = arg
         start = time.monotonic_ns()
         await run_schedule(self.rec, self.flows, PING if echo else ONE_WAY, rate, duration)
+        return {"start_ns": start, "sent": self.rec.sent}
+
+    async def cmd_group_setup(self, specs: Sequence[GroupSpec]) -> dict[str, Any]:
+        """The groups whose senders live in this worker (logged in already)."""
+        self.group_flows = []
+        self.rec.groups.clear()
+        for n, spec in enumerate(specs):
+            idx, name = spec.sender
+            session = self.sessions.get(idx)
+            if session is None:
+                continue  # the sender failed to log in; reported by open
+            peer = group_peer(n)
+            self.rec.groups[peer] = tuple(spec.receivers)
+            tmpl = SendTemplate(self.config.app_key, name, spec.group_id, group=True)
+            self.group_flows.append((session, tmpl, peer))
+        return {"flows": len(self.group_flows)}
+
+    async def cmd_group(self, arg: tuple[float, float]) -> dict[str, Any]:
+        """GROUPCHAT sends at ``rate``/s (over all of this worker's groups) for ``duration``."""
+        rate, duration = arg
+        start = time.monotonic_ns()
+        await run_schedule(self.rec, self.group_flows, GROUP, rate, duration)
         return {"start_ns": start, "sent": self.rec.sent}
 
     async def cmd_fanout_setup(
