@@ -18,6 +18,7 @@ from .domain.apps import AppService
 from .domain.auth import AuthService
 from .domain.clock import SystemClock
 from .domain.events import KickDevices, Notice, UserChanged
+from .domain.group_attributes import GroupAttributes
 from .domain.group_moderation import GroupModeration
 from .domain.group_requests import GroupRequests
 from .domain.groups import GroupConversations, GroupService
@@ -104,6 +105,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         groups=groups,
         moderation=GroupModeration(groups, group_store, clock),
         requests=GroupRequests(groups, group_store, clock),
+        attributes=GroupAttributes(groups, group_store),
     )
 
 

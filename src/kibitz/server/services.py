@@ -12,6 +12,7 @@ from .cluster.setup import Cluster
 from .domain.accounts import AccountService
 from .domain.apps import AppService
 from .domain.auth import AuthService
+from .domain.group_attributes import GroupAttributes
 from .domain.group_moderation import GroupModeration
 from .domain.group_requests import GroupRequests
 from .domain.groups import GroupService
@@ -46,3 +47,4 @@ class Services:
     groups: GroupService
     moderation: GroupModeration
     requests: GroupRequests
+    attributes: GroupAttributes

@@ -316,3 +316,21 @@ async def test_a_deleted_app_takes_its_groups(world: World) -> None:
     assert await world.store.get(world.other.id, theirs.id) is None
     assert await world.count(group_members, group_id=theirs.id) == 0
     assert await world.store.get(world.app.id, mine.id) == mine
+
+
+async def test_member_attributes_set_read_and_go_with_the_member(world: World) -> None:
+    s = world.store
+    g = await world.make(_group(world.app, 1), "bob", "carol")
+    await s.set_attributes(g.id, "bob", {"nick": "B", "color": "blue"})
+    await s.set_attributes(g.id, "carol", {"nick": "C"})
+    assert await s.attributes(g.id, ["bob", "carol", "dave"]) == {
+        "bob": {"color": "blue", "nick": "B"},
+        "carol": {"nick": "C"},
+    }
+    assert await s.attributes(g.id, ["bob"], ["nick"]) == {"bob": {"nick": "B"}}
+    await s.set_attributes(g.id, "bob", {"color": "", "nick": "Bee"})  # "" removes
+    assert await s.attributes(g.id, ["bob"]) == {"bob": {"nick": "Bee"}}
+    await s.remove_members(g.id, ["bob"])
+    assert await s.attributes(g.id, ["bob", "carol"]) == {"carol": {"nick": "C"}}
+    await s.delete(world.app.id, g.id)
+    assert await s.attributes(g.id, ["carol"]) == {}

@@ -164,6 +164,16 @@ class GroupStore(Protocol):
         self, group_id: str, kind: ListKind, usernames: Sequence[str]
     ) -> None: ...
 
+    async def set_attributes(self, group_id: str, username: str, values: dict[str, str]) -> None:
+        """A member's attributes: these keys set, those with an empty value removed."""
+        ...
+
+    async def attributes(
+        self, group_id: str, usernames: Sequence[str], keys: Sequence[str] = ()
+    ) -> dict[str, dict[str, str]]:
+        """username → its attributes (only ``keys``, if given); absent users are left out."""
+        ...
+
     async def page(self, app_pk: str, limit: int, after: str | None) -> list[Group]:
         """All of an app's groups by id, past ``after``."""
         ...

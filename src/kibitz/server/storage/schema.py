@@ -26,6 +26,7 @@ __all__ = [
     "cursors",
     "devices",
     "group_lists",
+    "group_member_attrs",
     "group_members",
     "groups",
     "id_floor",
@@ -209,4 +210,14 @@ group_lists = Table(
     Column("username", String(64), primary_key=True),
     Column("expires_ms", BigInteger, nullable=False),
     Column("by_user", String(64), nullable=False),
+)
+
+# What a member says of itself in a group (key ≤ 16 B, value ≤ 512 B): gone when it leaves.
+group_member_attrs = Table(
+    "group_member_attrs",
+    metadata,
+    Column("group_id", String(32), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("username", String(64), primary_key=True),
+    Column("key", String(16), primary_key=True),
+    Column("value", String(512), nullable=False),
 )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kibitz.server.domain.conversations import conversation_queue
 from kibitz.server.domain.group_models import Group, ListKind, Member, Role, group_key
 
-from ..schema import cursors, group_lists, group_members, groups
+from ..schema import cursors, group_lists, group_member_attrs, group_members, groups
 from .users import delete_mailboxes
 
 __all__ = ["SqlGroupStore"]
@@ -117,6 +117,9 @@ class SqlGroupStore:
                 return  # not this app's group: its rows are not ours to touch
             await conn.execute(delete(group_members).where(group_members.c.group_id == group_id))
             await conn.execute(delete(group_lists).where(group_lists.c.group_id == group_id))
+            await conn.execute(
+                delete(group_member_attrs).where(group_member_attrs.c.group_id == group_id)
+            )
             await delete_mailboxes(conn, [group_key(group_id)])
             queue = conversation_queue(group_id)
             await conn.execute(delete(cursors).where(cursors.c.queue == queue))
@@ -140,12 +143,46 @@ class SqlGroupStore:
         if not usernames:
             return
         async with self._engine.begin() as conn:
+            for table in (group_members, group_member_attrs):  # a leaver's attributes go too
+                await conn.execute(
+                    delete(table).where(
+                        table.c.group_id == group_id, table.c.username.in_(list(usernames))
+                    )
+                )
+
+    async def set_attributes(self, group_id: str, username: str, values: dict[str, str]) -> None:
+        """Set these keys of a member's attributes; an empty value removes its key."""
+        t = group_member_attrs
+        async with self._engine.begin() as conn:
             await conn.execute(
-                delete(group_members).where(
-                    group_members.c.group_id == group_id,
-                    group_members.c.username.in_(list(usernames)),
+                delete(t).where(
+                    t.c.group_id == group_id,
+                    t.c.username == username,
+                    t.c.key.in_(list(values)),
                 )
             )
+            rows = [
+                {"group_id": group_id, "username": username, "key": k, "value": v}
+                for k, v in values.items()
+                if v
+            ]
+            if rows:
+                await conn.execute(insert(t), rows)
+
+    async def attributes(
+        self, group_id: str, usernames: Sequence[str], keys: Sequence[str] = ()
+    ) -> dict[str, dict[str, str]]:
+        t = group_member_attrs
+        query = select(t.c.username, t.c.key, t.c.value).where(
+            t.c.group_id == group_id, t.c.username.in_(list(usernames))
+        )
+        if keys:
+            query = query.where(t.c.key.in_(list(keys)))
+        out: dict[str, dict[str, str]] = {}
+        async with self._engine.connect() as conn:
+            for row in await conn.execute(query.order_by(t.c.username, t.c.key)):
+                out.setdefault(row.username, {})[row.key] = row.value
+        return out
 
     async def set_role(self, group_id: str, username: str, role: Role) -> None:
         async with self._engine.begin() as conn:

@@ -14,6 +14,8 @@ __all__ = [
     "AnnouncementBody",
     "ApplyBody",
     "ApplyVerifyBody",
+    "AttributesBody",
+    "AttributesQuery",
     "GroupCreateBody",
     "GroupDataEnvelope",
     "GroupModifyBody",
@@ -100,3 +102,12 @@ class ApplyVerifyBody(_Body):
 class InviteVerifyBody(_Body):
     invitee: str
     verifyResult: bool
+
+
+class AttributesBody(_Body):
+    metaData: dict[str, str] = Field(description="key (≤ 16 B) → value (≤ 512 B); '' removes")
+
+
+class AttributesQuery(_Body):
+    targets: list[str] = Field(min_length=1, max_length=10)
+    properties: list[str] = Field(default_factory=list, description="[] or absent: all")

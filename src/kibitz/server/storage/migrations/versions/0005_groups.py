@@ -1,4 +1,4 @@
-"""groups, their members, and their mute, allow and block lists
+"""groups, their members, their lists of users and their members' attributes
 
 Revision ID: 0005
 Revises: 0004
@@ -77,8 +77,24 @@ def upgrade() -> None:
         ),
     )
 
+    op.create_table(
+        "group_member_attrs",
+        sa.Column("group_id", sa.String(32)),
+        sa.Column("username", sa.String(64)),
+        sa.Column("key", sa.String(16)),
+        sa.Column("value", sa.String(512), nullable=False),
+        sa.PrimaryKeyConstraint("group_id", "username", "key", name="pk_group_member_attrs"),
+        sa.ForeignKeyConstraint(
+            ["group_id"],
+            ["groups.id"],
+            name="fk_group_member_attrs_group_id_groups",
+            ondelete="CASCADE",
+        ),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("group_member_attrs")
     op.drop_table("group_lists")
     op.drop_index("ix_group_members_user_id", "group_members")
     op.drop_table("group_members")

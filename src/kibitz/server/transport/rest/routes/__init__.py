@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import devices, discovery, group_moderation, groups, messages, sdk, token, users
+from . import (
+    devices,
+    discovery,
+    group_attributes,
+    group_moderation,
+    groups,
+    messages,
+    sdk,
+    token,
+    users,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -18,4 +28,5 @@ ROUTERS: list[APIRouter] = [
     discovery.router,
     groups.router,
     group_moderation.router,
+    group_attributes.router,
 ]

@@ -332,10 +332,11 @@ async def remove_members(
 )
 async def join_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     """Join an open public group at once; ask to join an approval group."""
-    username = user_actor(await principal_of(request, app))
+    principal = await principal_of(request, app)
     message = ""
     if (await request.body()).strip():
         message = text(await json_object(request), "message") or ""
+    username = user_actor(principal)
     requests = services_of(request).requests
     joined = await requests.apply(app, group_id, username, message, resource_of(request))
     data = {"result": True, "action": "apply", "id": group_id, "user": username}
@@ -387,8 +388,9 @@ async def invite(request: Request, app: AppDep, group_id: str) -> JSONResponse:
 )
 async def answer_invitation(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     """The invitee accepts or declines (its own token: ``invitee`` is itself)."""
-    username = user_actor(await principal_of(request, app))
+    principal = await principal_of(request, app)
     body = await json_object(request)
+    username = user_actor(principal)
     invitee = text(body, "invitee") or username
     if invitee != username:
         raise illegal("'invitee' must be the user of the token.")
