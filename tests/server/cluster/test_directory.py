@@ -146,3 +146,17 @@ async def test_leases_give_distinct_node_ids_and_renew(redis: Redis, prefix: str
     assert await again.acquire() == 1  # a released id is free again
     for lease in [leases[0], leases[2], again]:
         await lease.release()
+
+
+async def test_a_node_restarted_on_its_address_is_listed_once(redis: Redis, prefix: str) -> None:
+    """Until its dead self's lease runs out, a restarted node holds two leases for one URL;
+    discovery lists the address once (the cluster lane saw it twice)."""
+    dead = NodeLease(redis, prefix, "http://127.0.0.1:9001")
+    again = NodeLease(redis, prefix, "http://127.0.0.1:9001")
+    other = NodeLease(redis, prefix, "http://127.0.0.1:9002")
+    for lease in (dead, again, other):
+        await lease.acquire()
+    urls = [n.url for n in await RedisNodes(redis, other).live()]
+    assert sorted(urls) == ["http://127.0.0.1:9001", "http://127.0.0.1:9002"]
+    for lease in (dead, again, other):
+        await lease.release()

@@ -248,13 +248,16 @@ class RedisNodes:
         self._lease = lease
 
     async def live(self) -> list[NodeInfo]:
+        """The leased nodes, one per URL: a node restarted on its address takes a new
+        lease while its dead self's still runs out, and must not be listed twice."""
         keys = [self._lease.key(n) for n in range(MAX_NODES)]
-        out = []
+        out: dict[str, NodeInfo] = {}
         for start in range(0, MAX_NODES, 256):
             values = await self._redis.mget(keys[start : start + 256])
             for offset, value in enumerate(values):
                 if value is None:
                     continue
                 with contextlib.suppress(ValueError, KeyError, TypeError):
-                    out.append(NodeInfo(start + offset, str(json.loads(value)["url"])))
-        return out
+                    url = str(json.loads(value)["url"])
+                    out.setdefault(url, NodeInfo(start + offset, url))
+        return list(out.values())
