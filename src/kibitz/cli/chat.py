@@ -6,9 +6,13 @@
     hi bob
     * sent 1171839251744882100
     [bob] hello alice
+    /group 1171839251744882200
+    * now talking to group 1171839251744882200
+    [#1171839251744882200 bob] hello all
 
-Lines starting with ``/`` are commands: ``/to USER [TEXT]``, ``/help``, ``/quit``; any
-other line is sent as a text message to the current recipient.
+Lines starting with ``/`` are commands: ``/to USER [TEXT]``, ``/group ID [TEXT]``,
+``/help``, ``/quit``; any other line is sent as a text message to the current
+conversation. Group events (joins, leaves, removals …) print as ``* group ID: …``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import AsyncIterator
 import click
 
 from kibitz.protocol import ChatError
-from kibitz.protocol._msync import ContentKind
+from kibitz.protocol._msync import ChatType, ContentKind
 from kibitz.sdk import (
     ChatClient,
     ChatMessage,
@@ -30,6 +34,7 @@ from kibitz.sdk import (
     Connected,
     Disconnected,
     EventStream,
+    GroupEvent,
     LoggedOut,
     MessagesReceived,
     TokenExpired,
@@ -38,7 +43,10 @@ from kibitz.sdk import (
 
 __all__ = ["chat"]
 
-HELP = "/to USER [TEXT] picks the recipient (and sends TEXT); other lines are sent; /quit leaves"
+HELP = (
+    "/to USER [TEXT] or /group ID [TEXT] picks the conversation (and sends TEXT); "
+    "other lines are sent; /quit leaves"
+)
 
 
 def _say(line: str) -> None:
@@ -57,7 +65,22 @@ def describe(message: ChatMessage) -> str:
         what = f"(location {body.latitude},{body.longitude} {body.address})".rstrip()
     else:
         what = f"({body.kind.value})"
+    if message.chat_type is ChatType.GROUP:
+        return f"[#{message.to} {message.sender}] {what}"
     return f"[{message.sender}] {what}"
+
+
+def describe_event(event: GroupEvent) -> str:
+    """``* group 42 (team): directJoined by alice → bob``: what happened, by and to whom."""
+    name = f" ({event.group_name})" if event.group_name else ""
+    line = f"* group {event.group_id}{name}: {event.operation}"
+    if event.from_user:
+        line += f" by {event.from_user}"
+    if event.to_users:
+        line += f" → {', '.join(event.to_users)}"
+    if event.reason:
+        line += f": {event.reason}"
+    return line
 
 
 async def _lines() -> AsyncIterator[str]:
@@ -79,6 +102,8 @@ async def _print_events(events: EventStream) -> None:
         if isinstance(event, MessagesReceived | CmdMessagesReceived):
             for message in event.messages:
                 _say(describe(message))
+        elif isinstance(event, GroupEvent):
+            _say(describe_event(event))
         elif isinstance(event, Connected):
             _say("* connected")
         elif isinstance(event, Disconnected):
@@ -92,7 +117,7 @@ async def _print_events(events: EventStream) -> None:
 
 
 async def _read_commands(client: ChatClient) -> None:
-    peer: str | None = None
+    peer: tuple[str, ChatType] | None = None
     async for line in _lines():
         text = line.strip()
         if not text:
@@ -104,18 +129,21 @@ async def _read_commands(client: ChatClient) -> None:
             if command == "/help":
                 _say(f"* {HELP}")
                 continue
-            if command != "/to" or not rest.strip():
+            if command not in ("/to", "/group") or not rest.strip():
                 _say(f"! unknown command {command!r}; {HELP}")
                 continue
-            peer, _, text = rest.strip().partition(" ")
-            _say(f"* now talking to {peer}")
+            target, _, text = rest.strip().partition(" ")
+            group = command == "/group"
+            peer = (target, ChatType.GROUP if group else ChatType.CHAT)
+            _say(f"* now talking to {'group ' if group else ''}{target}")
             if not text.strip():
                 continue
         if peer is None:
-            _say("! no recipient yet: /to USER")
+            _say("! no recipient yet: /to USER or /group ID")
             continue
         try:
-            sent = await client.chat.send_message(ChatMessage.text(peer, text))
+            message = ChatMessage.text(peer[0], text, chat_type=peer[1])
+            sent = await client.chat.send_message(message)
         except ChatError as exc:
             _say(f"! {exc}")
         else:
@@ -160,7 +188,8 @@ async def run_chat(options: ChatOptions, user: str, password: str | None, token:
 @click.option("--password", default=None, help="Log in with a password (prompted if omitted).")
 @click.option("--token", envvar="KIBITZ_TOKEN", default=None, help="Or log in with a token.")
 def chat(server: str, app_key: str, user: str, password: str | None, token: str | None) -> None:
-    """Chat from the terminal: log in, /to USER, type messages; incoming ones print live."""
+    """Chat from the terminal: log in, /to USER or /group ID, type messages; incoming ones
+    (and group events) print live."""
     if password is not None and token is not None:
         raise click.UsageError("give --password or --token, not both")
     if password is None and token is None:

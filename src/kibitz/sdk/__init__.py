@@ -7,6 +7,13 @@ from ._admin import AdminClient as AdminClient
 from ._chat import ChatManager as ChatManager
 from ._client import ChatClient as ChatClient
 from ._discovery import ServerNode as ServerNode
+from ._group_events import GroupEvent as GroupEvent
+from ._group_events import GroupListener as GroupListener
+from ._groups import GroupInfo as GroupInfo
+from ._groups import GroupManager as GroupManager
+from ._groups import GroupMember as GroupMember
+from ._groups import GroupRole as GroupRole
+from ._groups import JoinedGroup as JoinedGroup
 from ._listeners import ChatEvent as ChatEvent
 from ._listeners import CmdMessagesReceived as CmdMessagesReceived
 from ._listeners import Connected as Connected
@@ -39,6 +46,13 @@ __all__ = [
     "ConnectionState",
     "Disconnected",
     "EventStream",
+    "GroupEvent",
+    "GroupInfo",
+    "GroupListener",
+    "GroupManager",
+    "GroupMember",
+    "GroupRole",
+    "JoinedGroup",
     "LoggedOut",
     "MessageListener",
     "MessageStream",

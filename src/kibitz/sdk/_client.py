@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from kibitz.protocol import ChatError, ErrorCode
+from kibitz.protocol._msync import pb
 
 from ._chat import ChatManager
 from ._connection import (
@@ -30,6 +31,7 @@ from ._connection import (
     new_resource,
 )
 from ._discovery import ServerNode, fetch_nodes, first_working
+from ._groups import GroupManager
 from ._listeners import (
     ChatEvent,
     Connected,
@@ -74,6 +76,9 @@ def _wall_ms() -> int:
 class ChatClient:
     """An Agora Chat client for kibitz, speaking msync over WebSocket like the Web SDK.
 
+    ``client.chat`` sends and receives messages; ``client.groups`` manages groups and
+    delivers group events.
+
     Args:
         options: Where the server is and how to behave (``ChatOptions``).
         sleep: Injected ``asyncio.sleep`` (backoff and token timers), for tests.
@@ -102,6 +107,7 @@ class ChatClient:
         self._state = S.LOGGED_OUT
         self._dispatcher = Dispatcher(options.event_queue_size)
         self.chat = ChatManager(self, self._dispatcher, now_ms)
+        self.groups = GroupManager(self, self._dispatcher)
         self._lock = asyncio.Lock()
         self._connected = asyncio.Event()
         self._conn: MsyncConnection | None = None
@@ -305,8 +311,16 @@ class ChatClient:
             connect_timeout=self.options.connect_timeout,
             request_timeout=self.options.request_timeout,
             heartbeat_interval=self.options.heartbeat_interval,
-            on_metas=self.chat._on_metas,
+            on_metas=self._on_metas,
         )
+
+    async def _on_metas(self, metas: list[pb.Meta]) -> None:
+        """A pulled batch, by namespace: group events to ``groups``, the rest to ``chat``."""
+        muc = [m for m in metas if m.ns == pb.Meta.MUC]
+        if muc:
+            await self.groups._on_metas(muc)
+        if len(muc) < len(metas):
+            await self.chat._on_metas([m for m in metas if m.ns != pb.Meta.MUC])
 
     async def _ready_connection(self) -> MsyncConnection:
         """The live connection; waits (bounded) while reconnecting."""

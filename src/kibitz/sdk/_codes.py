@@ -112,6 +112,23 @@ REST_ERRORS: Final[Mapping[str, ErrorCode]] = {
     "illegal_argument": ErrorCode.USER_ILLEGAL_ARGUMENT,
     "json_parse": ErrorCode.USER_ILLEGAL_ARGUMENT,
 }
+# REST answers on the group routes (``/chatgroups/…``): like the Web SDK, which reads these
+# descriptions only when the URL names chatgroups (chat rooms reuse the wording for 7xx).
+GROUP_PATH: Final = re.compile(r"^(/sdk)?/chatgroups(/|$)")
+REST_GROUP_DESCRIPTIONS: Final[list[tuple[re.Pattern[str], ErrorCode]]] = [
+    (re.compile(p, re.IGNORECASE), c)
+    for p, c in [
+        (r"are not members of this group", ErrorCode.GROUP_NOT_JOINED),
+        (r"already in group", ErrorCode.GROUP_ALREADY_JOINED),
+        (r"group member list is full|greater than max user size", ErrorCode.GROUP_MEMBERS_FULL),
+        (r"do not find this group|group not found|does not exist", ErrorCode.GROUP_NOT_EXIST),
+        (r"group id illegal|groupid can not be null", ErrorCode.GROUP_INVALID_ID),
+    ]
+]
+REST_GROUP_ERRORS: Final[Mapping[str, ErrorCode]] = {
+    "forbidden_op": ErrorCode.GROUP_PERMISSION_DENIED,
+    "resource_not_found": ErrorCode.GROUP_NOT_EXIST,
+}
 REST_STATUSES: Final[Mapping[int, ErrorCode]] = {
     400: ErrorCode.USER_ILLEGAL_ARGUMENT,
     401: ErrorCode.USER_AUTHENTICATION_FAILED,
@@ -145,8 +162,9 @@ def kick_code(operation: int) -> ErrorCode | None:
     return KICKS.get(operation)
 
 
-def rest_error(http_status: int, body: object) -> ChatError:
-    """The error for a non-2xx REST answer with an Agora-style ``{error, error_description}``."""
+def rest_error(http_status: int, body: object, path: str = "") -> ChatError:
+    """The error for a non-2xx REST answer with an Agora-style ``{error, error_description}``;
+    ``path`` (after ``/{org}/{app}``) tells a group route's answers apart."""
     error = description = ""
     if isinstance(body, dict):
         error = str(body.get("error", ""))
@@ -154,8 +172,10 @@ def rest_error(http_status: int, body: object) -> ChatError:
     text = description or error or f"HTTP {http_status}"
     if http_status >= 500:
         return ChatError(ErrorCode.SERVER_UNKNOWN_ERROR, text)
-    for pattern, code in REST_DESCRIPTIONS:
+    group = GROUP_PATH.match(path) is not None
+    for pattern, code in (REST_GROUP_DESCRIPTIONS if group else []) + REST_DESCRIPTIONS:
         if pattern.search(description):
             return ChatError(code, text)
-    code = REST_ERRORS.get(error) or REST_STATUSES.get(http_status, ErrorCode.GENERAL_ERROR)
+    found = (REST_GROUP_ERRORS.get(error) if group else None) or REST_ERRORS.get(error)
+    code = found or REST_STATUSES.get(http_status, ErrorCode.GENERAL_ERROR)
     return ChatError(code, text)

@@ -32,6 +32,7 @@ from typing import Final, Protocol, TypeAlias
 
 from kibitz.protocol import ErrorCode
 
+from ._group_events import GroupEvent
 from ._message import ChatMessage
 
 __all__ = [
@@ -138,6 +139,7 @@ ChatEvent: TypeAlias = (
     | TokenWillExpire
     | TokenExpired
     | LoggedOut
+    | GroupEvent
 )
 
 _CALLS: Final[dict[type, tuple[str, str]]] = {
@@ -149,6 +151,7 @@ _CALLS: Final[dict[type, tuple[str, str]]] = {
     LoggedOut: ("connection", "on_logged_out"),
     MessagesReceived: ("message", "on_message_received"),
     CmdMessagesReceived: ("message", "on_cmd_message_received"),
+    GroupEvent: ("group", "on_group_event"),
 }
 _END: Final = object()
 
@@ -158,6 +161,8 @@ def _arguments(event: ChatEvent) -> tuple[object, ...]:
         return (event.code,)
     if isinstance(event, MessagesReceived | CmdMessagesReceived):
         return (list(event.messages),)
+    if isinstance(event, GroupEvent):
+        return (event,)
     return ()
 
 
@@ -276,6 +281,7 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self.connection_listeners: list[object] = []
         self.message_listeners: list[object] = []
+        self.group_listeners: list[object] = []
         self._streams: list[EventStream] = []
 
     def subscribe(self) -> EventStream:
@@ -343,7 +349,11 @@ class Dispatcher:
 
     async def _deliver(self, event: ChatEvent) -> None:
         kind, method = _CALLS[type(event)]
-        listeners = self.connection_listeners if kind == "connection" else self.message_listeners
+        listeners = {
+            "connection": self.connection_listeners,
+            "message": self.message_listeners,
+            "group": self.group_listeners,
+        }[kind]
         for listener in list(listeners):
             fn = getattr(listener, method, None)
             if fn is None:

@@ -77,7 +77,7 @@ class RestClient:
         except ValueError:
             body = None
         if not response.is_success:
-            raise rest_error(response.status_code, body)
+            raise rest_error(response.status_code, body, path)
         return body
 
     # -- tokens ----------------------------------------------------------------------
