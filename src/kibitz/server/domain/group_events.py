@@ -14,7 +14,7 @@ the event like everyone else.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -22,6 +22,7 @@ from kibitz.protocol._msync import GROUP_DOMAIN, jid, pb
 
 from .delivery import Delivery, Draft, InboxRow, Stored, meta_encoder
 from .events import Notice
+from .group_models import Member
 from .models import App
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "GroupEvent",
     "Recipient",
     "event_delivery",
+    "recipients",
     "update_ext",
 ]
 
@@ -127,3 +129,7 @@ def event_delivery(
     ]
     draft = Draft(app.id, "muc", event.actor, resource, event.group_id, rows, encode)
     return Delivery(draft, notices)
+
+
+def recipients(members: Iterable[Member]) -> list[Recipient]:
+    return [Recipient(m.username, m.user_id) for m in members]

@@ -33,6 +33,8 @@ __all__ = [
     "Role",
     "group_key",
     "is_group_id",
+    "not_member",
+    "role_of",
 ]
 
 # The wording the Web SDK maps to GROUP_IS_DISABLED (608) on REST and on a send ack.
@@ -246,3 +248,15 @@ class GroupConversations:
             _conversation(g, first_id_at(joined_ms))
             for g, joined_ms in await self._store.memberships(user_id)
         ]
+
+
+def not_member(username: str) -> str:
+    """The wording the Web SDK maps to GROUP_NOT_JOINED (602) on REST answers."""
+    return f"users [{username}] are not members of this group!"
+
+
+def role_of(members: Sequence[Member], username: str | None) -> Role | None:
+    for m in members:
+        if m.username == username:
+            return m.role
+    return None

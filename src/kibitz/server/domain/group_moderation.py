@@ -16,8 +16,18 @@ from dataclasses import replace
 from kibitz.protocol import ChatError, ErrorCode
 from kibitz.protocol._msync import pb
 
-from .group_events import GroupEvent, Recipient, event_delivery
-from .group_models import MAX_BATCH, Group, GroupStore, ListKind, Member, Role
+from .group_events import GroupEvent, Recipient, event_delivery, recipients
+from .group_models import (
+    MAX_ADMINS,
+    MAX_BATCH,
+    Group,
+    GroupStore,
+    ListKind,
+    Member,
+    Role,
+    not_member,
+    role_of,
+)
 from .groups import GroupService
 from .models import App
 from .ports import Clock
@@ -33,6 +43,59 @@ class GroupModeration:
         self._groups = groups
         self._store = store
         self._clock = clock
+
+    # -- roles ---------------------------------------------------------------------------
+
+    async def transfer(
+        self, app: App, group_id: str, actor: str | None, new_owner: str, resource: str = ""
+    ) -> Group:
+        group = await self._groups.get(app, group_id)
+        if actor is not None and actor != group.owner:
+            raise ChatError(
+                ErrorCode.GROUP_PERMISSION_DENIED, "only the owner can transfer the group"
+            )
+        members = {m.username: m for m in await self._store.members(group_id)}
+        if new_owner not in members:
+            raise ChatError(ErrorCode.GROUP_NOT_JOINED, not_member(new_owner))
+        await self._store.set_role(group_id, group.owner, Role.MEMBER)
+        await self._store.set_role(group_id, new_owner, Role.OWNER)
+        updated = replace(group, owner=new_owner, modified_ms=self._clock.now_ms())
+        await self._store.update(updated)
+        event = GroupEvent(Op.ASSIGN_OWNER, group_id, actor or group.owner, (new_owner,))
+        told = recipients(members.values())
+        await self._groups.post([event_delivery(app, event, told, resource=resource)])
+        return updated
+
+    async def set_admin(
+        self,
+        app: App,
+        group_id: str,
+        actor: str | None,
+        username: str,
+        admin: bool,
+        resource: str = "",
+    ) -> None:
+        """Make a member an admin (≤ 99 per group) or a plain member again: the app or
+        the owner only."""
+        group = await self._groups.get(app, group_id)
+        if actor is not None and actor != group.owner:
+            raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "only the owner can change admins")
+        members = await self._store.members(group_id)
+        role = role_of(members, username)
+        if role is None:
+            raise ChatError(ErrorCode.GROUP_NOT_JOINED, not_member(username))
+        if role is Role.OWNER:
+            raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "the owner's role cannot change")
+        if admin == (role is Role.ADMIN):
+            return  # nothing changes, nobody is told
+        if admin and sum(m.role is Role.ADMIN for m in members) >= MAX_ADMINS:
+            raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, f"at most {MAX_ADMINS} admins")
+        await self._store.set_role(group_id, username, Role.ADMIN if admin else Role.MEMBER)
+        op = Op.ADD_ADMIN if admin else Op.REMOVE_ADMIN
+        event = GroupEvent(op, group_id, actor or group.owner, (username,))
+        await self._groups.post(
+            [event_delivery(app, event, recipients(members), resource=resource)]
+        )
 
     # -- mutes ---------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ destroys); ≤ 60 users per batch; only open public groups are joined without ap
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -23,10 +23,9 @@ from kibitz.protocol._msync import pb
 from .accounts import USERNAME_RE
 from .conversations import conversation_queue
 from .delivery import Delivery
-from .group_events import EventPoster, GroupEvent, Recipient, event_delivery, update_ext
+from .group_events import EventPoster, GroupEvent, event_delivery, recipients, update_ext
 from .group_models import (
     DEFAULT_MAX_USERS,
-    MAX_ADMINS,
     MAX_BATCH,
     MAX_CUSTOM_BYTES,
     MAX_DESCRIPTION,
@@ -40,6 +39,8 @@ from .group_models import (
     Role,
     group_key,
     is_group_id,
+    not_member,
+    role_of,
 )
 from .models import App
 from .ports import Clock
@@ -170,7 +171,7 @@ class GroupService:
             joined = GroupEvent(
                 Op.DIRECT_JOINED, group.id, spec.owner, (m.username,), muc_name=group.name
             )
-            events.append(event_delivery(app, joined, [_recipient(m)]))
+            events.append(event_delivery(app, joined, recipients([m])))
         await self.post(events)
         return group
 
@@ -204,27 +205,7 @@ class GroupService:
             Op.UPDATE, group_id, actor or group.owner, ext=update_ext(changes, updated.modified_ms)
         )
         members = await self._store.members(group_id)
-        await self.post([event_delivery(app, event, _recipients(members), resource=resource)])
-        return updated
-
-    async def transfer(
-        self, app: App, group_id: str, actor: str | None, new_owner: str, resource: str = ""
-    ) -> Group:
-        group = await self.get(app, group_id)
-        if actor is not None and actor != group.owner:
-            raise ChatError(
-                ErrorCode.GROUP_PERMISSION_DENIED, "only the owner can transfer the group"
-            )
-        members = {m.username: m for m in await self._store.members(group_id)}
-        if new_owner not in members:
-            raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(new_owner))
-        await self._store.set_role(group_id, group.owner, Role.MEMBER)
-        await self._store.set_role(group_id, new_owner, Role.OWNER)
-        updated = replace(group, owner=new_owner, modified_ms=self._clock.now_ms())
-        await self._store.update(updated)
-        event = GroupEvent(Op.ASSIGN_OWNER, group_id, actor or group.owner, (new_owner,))
-        recipients = _recipients(members.values())
-        await self.post([event_delivery(app, event, recipients, resource=resource)])
+        await self.post([event_delivery(app, event, recipients(members), resource=resource)])
         return updated
 
     async def destroy(
@@ -238,7 +219,7 @@ class GroupService:
         members = await self._store.members(group_id)
         await self._store.delete(app.id, group_id)
         event = GroupEvent(Op.DESTROY, group_id, actor or group.owner, muc_name=group.name)
-        await self.post([event_delivery(app, event, _recipients(members), resource=resource)])
+        await self.post([event_delivery(app, event, recipients(members), resource=resource)])
         return group
 
     # -- membership ----------------------------------------------------------------------
@@ -275,9 +256,9 @@ class GroupService:
         group = await self.get(app, group_id)
         members = await self._store.members(group_id)
         if actor is not None:
-            role = _role_of(members, actor)
+            role = role_of(members, actor)
             if role is None:
-                raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(actor))
+                raise ChatError(ErrorCode.GROUP_NOT_JOINED, not_member(actor))
             if role is Role.MEMBER and not group.allow_invites:
                 raise ChatError(
                     ErrorCode.GROUP_PERMISSION_DENIED, "members may not invite to this group"
@@ -290,7 +271,7 @@ class GroupService:
             event_delivery(
                 app,
                 GroupEvent(Op.DIRECT_JOINED, group_id, by, (m.username,), muc_name=group.name),
-                [_recipient(m)],
+                recipients([m]),
             )
             for m in added
         ]
@@ -338,13 +319,13 @@ class GroupService:
     async def leave(self, app: App, group_id: str, username: str, resource: str = "") -> None:
         group = await self.get(app, group_id)
         members = await self._store.members(group_id)
-        if _role_of(members, username) is None:
-            raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(username))
+        if role_of(members, username) is None:
+            raise ChatError(ErrorCode.GROUP_NOT_JOINED, not_member(username))
         if username == group.owner:
             raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "the owner cannot leave the group")
         await self._store.remove_members(group_id, [username])
         event = GroupEvent(Op.ABSENCE, group_id, username, member_count=len(members) - 1)
-        await self.post([event_delivery(app, event, _recipients(members), resource=resource)])
+        await self.post([event_delivery(app, event, recipients(members), resource=resource)])
 
     async def remove_members(
         self,
@@ -364,7 +345,7 @@ class GroupService:
         for name in usernames:
             role = roles.get(name)
             if role is None:
-                raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(name))
+                raise ChatError(ErrorCode.GROUP_NOT_JOINED, not_member(name))
             if role is Role.OWNER or (role is Role.ADMIN and actor_role is Role.ADMIN):
                 raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, f"{name} cannot be removed")
         removed = list(dict.fromkeys(usernames))
@@ -373,49 +354,20 @@ class GroupService:
         gone = [m for m in members if m.username in removed]
         staying = [m for m in members if m.username not in removed]
         events = [
-            event_delivery(app, GroupEvent(Op.KICK, group_id, by, (m.username,)), [_recipient(m)])
+            event_delivery(app, GroupEvent(Op.KICK, group_id, by, (m.username,)), recipients([m]))
             for m in gone
         ]
         events += [
             event_delivery(
                 app,
                 GroupEvent(Op.ABSENCE, group_id, m.username, member_count=len(staying)),
-                _recipients(staying),
+                recipients(staying),
                 resource=resource if by in {s.username for s in staying} else "",
             )
             for m in gone
         ]
         await self.post(events)
         return removed
-
-    async def set_admin(
-        self,
-        app: App,
-        group_id: str,
-        actor: str | None,
-        username: str,
-        admin: bool,
-        resource: str = "",
-    ) -> None:
-        """Make a member an admin (≤ 99 per group) or a plain member again: the app or
-        the owner only."""
-        group = await self.get(app, group_id)
-        if actor is not None and actor != group.owner:
-            raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "only the owner can change admins")
-        members = await self._store.members(group_id)
-        role = _role_of(members, username)
-        if role is None:
-            raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(username))
-        if role is Role.OWNER:
-            raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "the owner's role cannot change")
-        if admin == (role is Role.ADMIN):
-            return  # nothing changes, nobody is told
-        if admin and sum(m.role is Role.ADMIN for m in members) >= MAX_ADMINS:
-            raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, f"at most {MAX_ADMINS} admins")
-        await self._store.set_role(group_id, username, Role.ADMIN if admin else Role.MEMBER)
-        op = Op.ADD_ADMIN if admin else Op.REMOVE_ADMIN
-        event = GroupEvent(op, group_id, actor or group.owner, (username,))
-        await self.post([event_delivery(app, event, _recipients(members), resource=resource)])
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -425,11 +377,11 @@ class GroupService:
         op: pb.MUCBody.Operation,
         group_id: str,
         actor: str,
-        recipients: Sequence[Member],
+        told: Sequence[Member],
         resource: str = "",
     ) -> Delivery | None:
         return event_delivery(
-            app, GroupEvent(op, group_id, actor), _recipients(recipients), resource=resource
+            app, GroupEvent(op, group_id, actor), recipients(told), resource=resource
         )
 
     async def _presence(
@@ -447,7 +399,7 @@ class GroupService:
         for m in joined:
             event = GroupEvent(Op.PRESENCE, group.id, m.username, member_count=count)
             skip = resource if actor in (None, m.username) else ""
-            events.append(event_delivery(app, event, _recipients(members), resource=skip))
+            events.append(event_delivery(app, event, recipients(members), resource=skip))
         await self.post(events)
 
     async def post(self, events: Sequence[Delivery | None]) -> None:
@@ -467,9 +419,9 @@ class GroupService:
         """The actor's role, if it is the owner or an admin (None: the app, as owner)."""
         if actor is None:
             return Role.OWNER  # the app itself
-        role = _role_of(members, actor)
+        role = role_of(members, actor)
         if role is None:
-            raise ChatError(ErrorCode.GROUP_NOT_JOINED, _not_member(actor))
+            raise ChatError(ErrorCode.GROUP_NOT_JOINED, not_member(actor))
         if role is Role.MEMBER:
             raise ChatError(
                 ErrorCode.GROUP_PERMISSION_DENIED, "only the owner or an admin can do this"
@@ -489,26 +441,6 @@ class GroupService:
 Op = pb.MUCBody
 
 
-def _recipient(member: Member) -> Recipient:
-    return Recipient(member.username, member.user_id)
-
-
-def _recipients(members: Iterable[Member]) -> list[Recipient]:
-    return [_recipient(m) for m in members]
-
-
 def _limit(value: str, what: str, limit: int) -> None:
     if len(value) > limit:
         raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, f"{what} is longer than {limit} characters")
-
-
-def _not_member(username: str) -> str:
-    """The wording the Web SDK maps to GROUP_NOT_JOINED (602) on REST answers."""
-    return f"users [{username}] are not members of this group!"
-
-
-def _role_of(members: Sequence[Member], username: str) -> Role | None:
-    for m in members:
-        if m.username == username:
-            return m.role
-    return None

@@ -8,6 +8,7 @@ from . import (
     devices,
     discovery,
     group_attributes,
+    group_members,
     group_moderation,
     groups,
     messages,
@@ -27,6 +28,7 @@ ROUTERS: list[APIRouter] = [
     devices.router,
     discovery.router,
     groups.router,
+    group_members.router,
     group_moderation.router,
     group_attributes.router,
 ]
