@@ -154,3 +154,31 @@ async def test_a_group_message_and_group_events_cross_nodes(cluster: Cluster) ->
         for device in (bob, alice_phone):
             assert [m.id for m in (await pull_group(device, gid)).metas] == [ack.server_id]
         assert not (await pull_group(alice, gid)).metas
+
+
+async def test_a_membership_change_on_one_node_holds_on_the_other(cluster: Cluster) -> None:
+    """Each node keeps groups in memory for sends; a removal through node 1 reaches node 0's
+    cache over the bus, so bob's next sends on node 0 are refused."""
+    u = users(cluster, "alice", "bob")
+    async with client(cluster, 0, u["bob"], "web") as bob:
+        reply = cluster.rest(
+            0,
+            "POST",
+            "/acme/chat/chatgroups",
+            json={"groupname": "cached", "owner": u["alice"], "members": [u["bob"]]},
+        )
+        gid = reply.json()["data"]["groupid"]
+        body = typed(pb.MessageBody.GROUPCHAT, gid)
+        assert (await send_to(bob, gid, body)).status.error_code == pb.Status.OK  # cached
+        removed = cluster.rest(1, "DELETE", f"/acme/chat/chatgroups/{gid}/users/{u['bob']}")
+        assert removed.status_code == 200, removed.text
+        accepted = 0
+        async with asyncio.timeout(10):  # each try is a round trip; the bus takes a few ms
+            while (await send_to(bob, gid, body)).status.error_code == pb.Status.OK:
+                accepted += 1
+        assert accepted < 50, accepted
+        ack = await send_to(bob, gid, body)
+        assert (ack.status.error_code, ack.status.reason) == (
+            pb.Status.FAIL,
+            "not in group or chatroom",
+        )

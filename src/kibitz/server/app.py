@@ -17,8 +17,9 @@ from .domain.accounts import AccountService
 from .domain.apps import AppService
 from .domain.auth import AuthService
 from .domain.clock import SystemClock
-from .domain.events import KickDevices, Notice, UserChanged
+from .domain.events import GroupChanged, KickDevices, Notice, UserChanged
 from .domain.group_attributes import GroupAttributes
+from .domain.group_cache import CachingGroupStore
 from .domain.group_moderation import GroupModeration
 from .domain.group_requests import GroupRequests
 from .domain.groups import GroupConversations, GroupService
@@ -66,7 +67,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     auth = AuthService(apps, accounts, clock, settings.access_token_ttl_s)
     ids = IdGenerator(clock.now_ms, node=settings.node_id)
     messages = SqlMessageStore(engine, ids, clock, shared=cluster.shared)
-    group_store = SqlGroupStore(engine)
+    # Sends read the group, its members and lists from memory; writes tell every node.
+    group_store = CachingGroupStore(SqlGroupStore(engine), bus)
+    bus.subscribe(GroupChanged, group_store.groups_changed)
     conversations = GroupConversations(group_store, clock)  # rooms and threads join it later
     messaging = MessagingService(
         messages, bus, live_sessions, clock, shared=cluster.shared, conversations=conversations

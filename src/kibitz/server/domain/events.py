@@ -20,6 +20,7 @@ __all__ = [
     "DeviceOnline",
     "Event",
     "EventBus",
+    "GroupChanged",
     "KickDevices",
     "Notice",
     "UserChanged",
@@ -76,7 +77,14 @@ class UserChanged:
     username: str
 
 
-Event = Notice | KickDevices | DeviceOnline | DeviceOffline | UserChanged
+@dataclass(frozen=True, slots=True)
+class GroupChanged:
+    """A group's settings, members or lists changed: drop what nodes cache about it."""
+
+    group_id: str
+
+
+Event = Notice | KickDevices | DeviceOnline | DeviceOffline | UserChanged | GroupChanged
 
 # The wire tag of each event type; the order is part of the bus format (append only).
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -85,6 +93,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DeviceOnline,
     DeviceOffline,
     UserChanged,
+    GroupChanged,
 )
 
 E = TypeVar("E", bound=Event)
