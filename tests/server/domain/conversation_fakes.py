@@ -53,3 +53,6 @@ class FakeConversations:
 
     async def refusal(self, conversation: Conversation, username: str) -> ChatError | None:
         return None
+
+    async def unheeding(self, conversation: Conversation) -> set[str]:
+        return set()

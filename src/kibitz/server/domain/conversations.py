@@ -84,6 +84,10 @@ class Conversations(Protocol):
         """Why this member may not post now (muted, the conversation disabled, …), if so."""
         ...
 
+    async def unheeding(self, conversation: Conversation) -> set[str]:
+        """Members who asked not to be told of new messages (Agora's message shielding)."""
+        ...
+
 
 class NoConversations:
     """No groups, rooms or threads (yet): every lookup finds nothing."""
@@ -102,6 +106,9 @@ class NoConversations:
 
     async def refusal(self, conversation: Conversation, username: str) -> ChatError | None:
         return None
+
+    async def unheeding(self, conversation: Conversation) -> set[str]:
+        return set()
 
 
 def conversation_queue(name: str) -> str:
@@ -187,7 +194,9 @@ class ConversationPlanner:
             if refused is not None:
                 raise refused
         skip = member_device(sender.user_id, sender.resource) if sender.user_id else None
-        online = await self._presence.online_users(app.id, members)
+        unheeding = await self._conversations.unheeding(conversation)
+        told = [m for m in members if m not in unheeding] if unheeding else members
+        online = await self._presence.online_users(app.id, told)
         queue = conversation.queue
         notices = [
             Notice(

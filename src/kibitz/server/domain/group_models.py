@@ -89,6 +89,7 @@ class ListKind(Enum):
     BLOCK = "block"
     APPLY = "apply"  # asked to join an approval group, waiting for the owner or an admin
     INVITE = "invite"  # invited to a group that wants the invitee's consent
+    SHIELD = "shield"  # members who asked not to be told of the group's messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,10 +245,20 @@ class GroupConversations:
         return None
 
     async def joined(self, user_id: str) -> Sequence[Conversation]:
-        return [
-            _conversation(g, first_id_at(joined_ms))
-            for g, joined_ms in await self._store.memberships(user_id)
-        ]
+        """The user's groups, but those it shields (their messages leave UNREAD alone)."""
+        out = []
+        for g, joined_ms in await self._store.memberships(user_id):
+            shield = await self._store.list_entries(g.id, ListKind.SHIELD)
+            if shield and any(
+                m.user_id == user_id and m.username in shield
+                for m in await self._store.members(g.id)
+            ):
+                continue
+            out.append(_conversation(g, first_id_at(joined_ms)))
+        return out
+
+    async def unheeding(self, conversation: Conversation) -> set[str]:
+        return set(await self._store.list_entries(conversation.name, ListKind.SHIELD))
 
 
 def not_member(username: str) -> str:

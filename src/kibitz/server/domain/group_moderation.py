@@ -226,6 +226,22 @@ class GroupModeration:
         await self._groups.get(app, group_id)
         return sorted(await self._store.list_entries(group_id, kind))
 
+    # -- message shielding --------------------------------------------------------------
+
+    async def shield(self, app: App, group_id: str, username: str, on: bool) -> None:
+        """A member stops (or resumes) being told of the group's messages; what was said
+        while shielded is not waiting for it when it resumes."""
+        await self._groups.get(app, group_id)
+        member = role_of(await self._store.members(group_id), username)
+        if member is None:
+            raise ChatError(ErrorCode.GROUP_NOT_JOINED, not_member(username))
+        if on:
+            await self._store.add_entries(group_id, ListKind.SHIELD, {username: 0})
+            return
+        await self._store.remove_entries(group_id, ListKind.SHIELD, [username])
+        ids = await self._groups.user_ids(app, [username])
+        await self._groups.start_at_head(ids[username], group_id)
+
     # -- announcement and the app's switch -----------------------------------------------
 
     async def announce(

@@ -297,11 +297,8 @@ class GroupService:
         now = self._clock.now_ms()
         added = [Member(group.id, n, ids[n], Role.MEMBER, now) for n in names]
         await self._store.add_members(added)
-        if self._cursors is not None:
-            # Past every message stored so far: a (re)joining member starts at the head.
-            floor = self._ids.next_id()
-            for m in added:
-                await self._cursors.start_at(m.user_id, conversation_queue(group.id), floor)
+        for m in added:  # past every message stored so far: a (re)joining member
+            await self.start_at_head(m.user_id, group.id)
         return added
 
     async def admit(
@@ -315,6 +312,12 @@ class GroupService:
         added = await self._add(app, group, members, [n for n in usernames if n not in present])
         await self._presence(app, group, members, added, resource)
         return added
+
+    async def start_at_head(self, user_id: str, group_id: str) -> None:
+        """That member's devices have read the group up to now (joining, unshielding)."""
+        if self._cursors is not None:
+            queue = conversation_queue(group_id)
+            await self._cursors.start_at(user_id, queue, self._ids.next_id())
 
     async def leave(self, app: App, group_id: str, username: str, resource: str = "") -> None:
         group = await self.get(app, group_id)

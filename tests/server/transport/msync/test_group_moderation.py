@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from kibitz.protocol._msync import pb
+from kibitz.protocol._msync import GROUP_DOMAIN, pb
 from kibitz.server.domain.group_events import EVENT_QUEUE
 
 from ..rest.support import FakeClock, bearer
 from .conftest import Gateway, GatewayFactory
-from .test_conversations import send_to, typed
+from .test_conversations import pull_group, send_to, typed
 from .test_group_events import events
+from .test_groups import unread
 
 pytestmark = pytest.mark.anyio
 
@@ -179,3 +180,27 @@ async def test_a_disabled_group_takes_no_messages_and_the_announcement(gateway: 
         status=400,
         json={"announcement": "x" * 513},
     )
+
+
+async def test_a_member_who_shields_a_group_is_not_told_of_its_messages(
+    gateway: Gateway,
+) -> None:
+    alice, bob = await gateway.user("alice"), await gateway.user("bob")
+    gid = await group(gateway, alice, "bob")
+    a, b = await gateway.client(alice, "a1"), await gateway.client(bob, "b1")
+    await rest(gateway, "POST", f"/chatgroups/{gid}/shield?version=v3", bob)
+    body = typed(pb.MessageBody.GROUPCHAT, gid)
+    assert status(await send_to(a, gid, body)) == (pb.Status.OK, "")
+    b2 = await gateway.client(bob, "b2")  # a fresh login: UNREAD leaves the group out
+    assert (gid, GROUP_DOMAIN) not in await unread(b2)
+    assert (gid, GROUP_DOMAIN) not in await unread(b)  # frames before it are buffered
+    assert not [f for f in b.buffer if f.msync.command == pb.MSync.NOTICE]
+    # resuming: told of new messages again, and what was said meanwhile is not waiting
+    await rest(gateway, "DELETE", f"/chatgroups/{gid}/shield?version=v3", bob)
+    after = await send_to(a, gid, body)
+    notice = await b.notice()
+    assert notice.queue.name == gid
+    assert [m.id for m in (await pull_group(b, gid)).metas] == [after.server_id]
+    # only members shield
+    carol = await gateway.user("carol")
+    await rest(gateway, "POST", f"/chatgroups/{gid}/shield", carol, status=403)

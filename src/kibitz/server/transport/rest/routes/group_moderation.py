@@ -8,6 +8,7 @@ agora-protocol-2.md §3.4–§3.5): an app token, or the owner or an admin with 
     POST|GET /chatgroups/{g}/blocks/users[/{u}], DELETE …/blocks/users/{u[,u…]}
     GET|POST /chatgroups/{g}/announcement
     POST   /chatgroups/{g}/disable | /enable            the app only
+    POST|DELETE /chatgroups/{g}/shield                 a member stops / resumes hearing
 
 Allow- and block-list mutations always answer ``data`` as a list of ``{result, user, …}``:
 4.21 (``version=v3``) reads ``data[0]`` even for one user.
@@ -37,6 +38,7 @@ from .group_args import (
     principal_of,
     resource_of,
     text,
+    user_actor,
     usernames_of,
 )
 
@@ -239,3 +241,27 @@ async def disable_group(request: Request, app: AppDep, group_id: str) -> JSONRes
 @router.post("/chatgroups/{group_id}/enable", **operation(ok=GroupDataEnvelope, credential="app"))
 async def enable_group(request: Request, app: AppDep, group_id: str) -> JSONResponse:
     return await _switch(request, app, group_id, False)
+
+
+async def _shield(request: Request, app: Any, group_id: str, on: bool) -> JSONResponse:
+    username = user_actor(await principal_of(request, app))
+    await services_of(request).moderation.shield(app, group_id, username, on)
+    path = f"/chatgroups/{group_id}/shield"
+    return ok(request, app, path=path, data={"result": True, "shield": on, "user": username})
+
+
+@router.post(
+    "/chatgroups/{group_id}/shield",
+    **operation(ok=GroupDataEnvelope, credential="user", errors=[403]),
+)
+async def shield_messages(request: Request, app: AppDep, group_id: str) -> JSONResponse:
+    """Stop being told of this group's messages (the user's own token)."""
+    return await _shield(request, app, group_id, True)
+
+
+@router.delete(
+    "/chatgroups/{group_id}/shield",
+    **operation(ok=GroupDataEnvelope, credential="user", errors=[403]),
+)
+async def unshield_messages(request: Request, app: AppDep, group_id: str) -> JSONResponse:
+    return await _shield(request, app, group_id, False)
