@@ -286,7 +286,7 @@ def group_text(t: str, kind: pb.MessageBody.Type = pb.MessageBody.GROUPCHAT) -> 
             TargetKind.ROOM,
             group_text("hi", pb.MessageBody.CHATROOM),
             ErrorCode.CHATROOM_NOT_EXIST,
-            "grpID g1 does not exist!",
+            "grpID 12 does not exist!",
         ),
         (TargetKind.THREAD, group_text("hi"), ErrorCode.THREAD_NOT_EXIST, None),
     ],
@@ -296,10 +296,18 @@ async def test_a_conversation_that_does_not_exist_is_refused(
 ) -> None:
     svc, store, bus = service({"alice", "bob"})  # the wired default: no conversations
     with pytest.raises(ChatError) as err:
-        await svc.send(ALICE, Target(kind, "g1"), body)
+        await svc.send(ALICE, Target(kind, "12"), body)
     assert err.value.code is code
     assert reason is None or err.value.description == reason
     assert store.drafts == [] and bus.notices == []
+
+
+async def test_a_group_name_no_group_can_have_is_an_invalid_id() -> None:
+    svc, store, _ = service({"alice"})
+    with pytest.raises(ChatError) as err:
+        await svc.send(ALICE, Target(TargetKind.GROUP, "g1"), group_text("hi"))
+    assert err.value.code is ErrorCode.GROUP_INVALID_ID
+    assert store.drafts == []
 
 
 async def test_a_user_target_is_the_one_to_one_path() -> None:

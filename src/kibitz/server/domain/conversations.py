@@ -135,7 +135,11 @@ KINDS: Final[dict[TargetKind, ConversationKind]] = {
     TargetKind.GROUP: ConversationKind(
         "groupchat",
         pb.MessageBody.GROUPCHAT,
-        lambda name: ChatError(ErrorCode.GROUP_NOT_EXIST, "group not found"),
+        lambda name: (
+            ChatError(ErrorCode.GROUP_NOT_EXIST, "group not found")
+            if name.isascii() and name.isdigit()
+            else ChatError(ErrorCode.GROUP_INVALID_ID, "group ID illegal, please check it")
+        ),
         ErrorCode.GROUP_NOT_JOINED,
     ),
     TargetKind.ROOM: ConversationKind(

@@ -117,3 +117,13 @@ async def test_a_new_or_returning_member_starts_at_the_head(
     assert [m.id for m in (await pull_group(d, gid)).metas] == [out.server_id, after.server_id]
     b = await gateway.client(bob, "b1")  # bob's first device: it starts at his rejoining
     assert [m.id for m in (await pull_group(b, gid)).metas] == [after.server_id]
+
+
+async def test_a_send_to_a_name_no_group_can_have_is_an_invalid_id(gateway: Gateway) -> None:
+    alice = await gateway.user("alice")
+    a = await gateway.client(alice)
+    ack = await send_to(a, "not-a-group", typed(pb.MessageBody.GROUPCHAT, "not-a-group"))
+    assert (ack.status.error_code, ack.status.reason) == (
+        pb.Status.FAIL,
+        "group ID illegal, please check it",
+    )
