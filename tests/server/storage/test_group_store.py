@@ -312,9 +312,19 @@ async def test_a_deleted_user_leaves_every_group(world: World) -> None:
 async def test_a_deleted_app_takes_its_groups(world: World) -> None:
     theirs = await world.make(_group(world.other, 1, owner="erin"))
     mine = await world.make(_group(world.app, 2), "bob")
+    async with world.engine.begin() as conn:  # a message in each group's queue
+        await conn.execute(
+            insert(inbox),
+            [
+                {"owner": group_key(g.id), "queue": conversation_queue(g.id), "msg_id": i}
+                for i, g in enumerate((theirs, mine), 1)
+            ],
+        )
     await SqlAppStore(world.engine).delete(world.other.id)
     assert await world.store.get(world.other.id, theirs.id) is None
     assert await world.count(group_members, group_id=theirs.id) == 0
+    assert await world.count(inbox, owner=group_key(theirs.id)) == 0  # no orphan rows
+    assert await world.count(inbox, owner=group_key(mine.id)) == 1
     assert await world.store.get(world.app.id, mine.id) == mine
 
 

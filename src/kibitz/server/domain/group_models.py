@@ -19,6 +19,7 @@ from .ports import Clock
 __all__ = [
     "DEFAULT_MAX_USERS",
     "DISABLED",
+    "GROUP_KEY_PREFIX",
     "MAX_ADMINS",
     "MAX_BATCH",
     "MAX_CUSTOM_BYTES",
@@ -45,12 +46,12 @@ MAX_ADMINS: Final = 99
 MAX_NAME: Final = 128
 MAX_DESCRIPTION: Final = 512
 MAX_CUSTOM_BYTES: Final = 8 * 1024
-_KEY_PREFIX: Final = "g:"
+GROUP_KEY_PREFIX: Final = "g:"
 
 
 def group_key(group_id: str) -> str:
     """Who owns a group's inbox rows: never a user id (those are UUIDs), ≤ 64 chars."""
-    return _KEY_PREFIX + group_id
+    return GROUP_KEY_PREFIX + group_id
 
 
 class Role(Enum):

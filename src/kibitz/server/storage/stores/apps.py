@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kibitz.server.domain.group_models import GROUP_KEY_PREFIX
 from kibitz.server.domain.models import App
 
-from ..schema import apps, users
+from ..schema import apps, groups, users
 from .users import delete_mailboxes
 
 __all__ = ["SqlAppStore"]
@@ -51,5 +52,10 @@ class SqlAppStore:
     async def delete(self, app_pk: str) -> bool:
         async with self._engine.begin() as conn:
             await delete_mailboxes(conn, select(users.c.id).where(users.c.app_pk == app_pk))
+            # Its groups' rows belong to no user (owner g:{id}): gone with them. The groups
+            # themselves, their members and lists go by cascade; their cursors with the
+            # users' devices.
+            keys = select(literal(GROUP_KEY_PREFIX) + groups.c.id).where(groups.c.app_pk == app_pk)
+            await delete_mailboxes(conn, keys)
             result = await conn.execute(delete(apps).where(apps.c.id == app_pk))
         return bool(result.rowcount)
