@@ -344,3 +344,14 @@ async def test_member_attributes_set_read_and_go_with_the_member(world: World) -
     assert await s.attributes(g.id, ["bob", "carol"]) == {"carol": {"nick": "C"}}
     await s.delete(world.app.id, g.id)
     assert await s.attributes(g.id, ["carol"]) == {}
+
+
+async def test_a_group_by_id_alone_and_its_member_ids(world: World) -> None:
+    s = world.store
+    g = await world.make(_group(world.app, 1), "bob")
+    assert await s.group_of(g.id) == g
+    assert await s.group_of("999") is None
+    assert await s.member_ids(g.id) == {
+        world.u["alice"].id: "alice",
+        world.u["bob"].id: "bob",
+    }

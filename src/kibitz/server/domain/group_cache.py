@@ -27,6 +27,7 @@ MAX_CACHED_GROUPS: Final = 10_000
 class _Entry:
     group: Group | None = None
     members: list[Member] | None = None
+    ids: dict[str, str] | None = None  # user id → username
     lists: dict[ListKind, dict[str, int]] = field(default_factory=dict)
 
 
@@ -74,6 +75,20 @@ class CachingGroupStore:
                 self._cache.pop(group_id, None)  # do not remember what does not exist
                 return None
         return entry.group if entry.group.app_pk == app_pk else None
+
+    async def group_of(self, group_id: str) -> Group | None:
+        entry = self._entry(group_id)
+        if entry.group is None:
+            entry.group = await self._inner.group_of(group_id)
+            if entry.group is None:
+                self._cache.pop(group_id, None)
+        return entry.group
+
+    async def member_ids(self, group_id: str) -> dict[str, str]:
+        entry = self._entry(group_id)
+        if entry.ids is None:
+            entry.ids = {m.user_id: m.username for m in await self.members(group_id)}
+        return entry.ids
 
     async def members(self, group_id: str) -> list[Member]:
         entry = self._entry(group_id)

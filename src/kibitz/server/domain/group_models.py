@@ -124,6 +124,14 @@ class GroupStore(Protocol):
 
     async def get(self, app_pk: str, group_id: str) -> Group | None: ...
 
+    async def group_of(self, group_id: str) -> Group | None:
+        """The group by id alone (ids are unique across apps; for lookups a user id scopes)."""
+        ...
+
+    async def member_ids(self, group_id: str) -> dict[str, str]:
+        """user id → username of the members (what a pull asks: is this device's owner in)."""
+        ...
+
     async def update(self, group: Group) -> None: ...
 
     async def delete(self, app_pk: str, group_id: str) -> None:
@@ -240,10 +248,15 @@ class GroupConversations:
         return [m.username for m in await self._store.members(conversation.name)]
 
     async def member_of(self, user_id: str, queue: str) -> Conversation | None:
-        for conversation in await self.joined(user_id):
-            if conversation.queue == queue:
-                return conversation
-        return None
+        """Asked at every pull of a group's queue: answered from the (cached) member ids."""
+        name = queue.partition("@")[0]
+        if not is_group_id(name) or queue != conversation_queue(name):
+            return None
+        username = (await self._store.member_ids(name)).get(user_id)
+        group = await self._store.group_of(name) if username is not None else None
+        if group is None or username in await self.unheeding(_conversation(group)):
+            return None
+        return _conversation(group)
 
     async def joined(self, user_id: str) -> Sequence[Conversation]:
         """The user's groups, but those it shields (their messages leave UNREAD alone)."""

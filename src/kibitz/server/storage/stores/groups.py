@@ -96,6 +96,19 @@ class SqlGroupStore:
             row = (await conn.execute(query)).first()
         return None if row is None else _row_to_group(row)
 
+    async def group_of(self, group_id: str) -> Group | None:
+        query = select(groups).where(groups.c.id == group_id)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _row_to_group(row)
+
+    async def member_ids(self, group_id: str) -> dict[str, str]:
+        query = select(group_members.c.user_id, group_members.c.username).where(
+            group_members.c.group_id == group_id
+        )
+        async with self._engine.connect() as conn:
+            return {row.user_id: row.username for row in await conn.execute(query)}
+
     async def update(self, group: Group) -> None:
         values = _group_values(group)
         del values["id"], values["app_pk"]
