@@ -215,7 +215,12 @@ async def test_sender_is_the_session_not_meta_from(gateway: Gateway) -> None:
         (pb.MessageBody(type=pb.MessageBody.CHAT), pb.Status.FAIL, None),  # no content
         (text_body("bob", "x" * 6000), pb.Status.PERMISSION_DENIED, "Sorry, data is too large"),
         (pb.MessageBody(type=pb.MessageBody.RECALL), pb.Status.FAIL, "message recall disabled"),
-        (pb.MessageBody(type=pb.MessageBody.GROUPCHAT), pb.Status.FAIL, "group not found"),
+        # a GROUPCHAT to "bob": no group has such an id
+        (
+            pb.MessageBody(type=pb.MessageBody.GROUPCHAT),
+            pb.Status.FAIL,
+            "group ID illegal, please check it",
+        ),
     ],
 )
 async def test_refused_sends_use_reasons_the_sdk_maps(

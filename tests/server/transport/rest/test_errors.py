@@ -201,3 +201,18 @@ def test_a_request_http_cannot_parse_gets_the_agora_body(live_server: LiveServer
         assert head.startswith(b"HTTP/1.1 400"), head
         assert b"content-type: application/json" in head.lower()
         assert json.loads(body)["error"] == "illegal_argument"
+
+
+async def test_a_body_cut_short_is_a_400_not_a_traceback() -> None:
+    """The client hung up mid-body (found by the REST fuzz: ClientDisconnect, a 500 and a
+    traceback in the log)."""
+    from kibitz.server.transport.rest.deps import read_json
+    from kibitz.server.transport.rest.errors import RestError
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    request = Request({"type": "http", "method": "POST", "path": "/", "headers": []}, receive)
+    with pytest.raises(RestError) as err:
+        await read_json(request)
+    assert err.value.status == 400

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from kibitz.server.domain.auth import Principal
 from kibitz.server.domain.groups import Role
 
-from ..deps import AppDep, services_of
+from ..deps import AppDep, body_bytes, services_of
 from ..envelope import ok
 from ..errors import RestError
 from ..group_shapes import (
@@ -145,7 +145,7 @@ async def join_group(request: Request, app: AppDep, group_id: str) -> JSONRespon
     """Join an open public group at once; ask to join an approval group."""
     principal = await principal_of(request, app)
     message = ""
-    if (await request.body()).strip():
+    if (await body_bytes(request)).strip():
         message = text(await json_object(request), "message") or ""
     username = user_actor(principal)
     requests = services_of(request).requests
