@@ -89,7 +89,7 @@ def plot_saturate(sat: dict[str, Any], path: Path) -> Path:
         1, max(len(modes), 1), figsize=(6.0 * max(len(modes), 1), 4.5), squeeze=False
     )
     for ax, mode in zip(axes[0], modes, strict=False):
-        steps = sat[mode]["steps"]
+        steps = sorted(sat[mode]["steps"], key=lambda s: s["offered_per_s"])  # not run order
         offered = [s["offered_per_s"] for s in steps]
         delivered = [s["delivered_per_s"] for s in steps]
         top = max([*offered, *delivered, 1.0])
