@@ -32,6 +32,9 @@ __all__ = [
     "ListKind",
     "Member",
     "Role",
+    "blacklisted",
+    "check_inviter",
+    "check_targets",
     "group_key",
     "is_group_id",
     "not_member",
@@ -285,3 +288,43 @@ def role_of(members: Sequence[Member], username: str | None) -> Role | None:
         if m.username == username:
             return m.role
     return None
+
+
+def check_targets(
+    members: Sequence[Member],
+    actor_role: Role,
+    names: Sequence[str],
+    verb: str,
+    *,
+    owner_ok: bool = False,
+    outsiders_ok: bool = False,
+) -> None:
+    """The one rule for acting on other members: never on the owner (unless ``owner_ok``),
+    on an admin only as the owner; each a member unless ``outsiders_ok``."""
+    roles = {m.username: m.role for m in members}
+    for name in names:
+        role = roles.get(name)
+        if role is None and not outsiders_ok:
+            raise ChatError(ErrorCode.GROUP_NOT_JOINED, not_member(name))
+        if (role is Role.OWNER and not owner_ok) or (
+            role is Role.ADMIN and actor_role is Role.ADMIN
+        ):
+            raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, f"{name} cannot be {verb}")
+
+
+def check_inviter(group: Group, members: Sequence[Member], actor: str) -> None:
+    """Whether ``actor`` may bring people in: a member, and an admin or the owner unless
+    the group lets members invite."""
+    role = role_of(members, actor)
+    if role is None:
+        raise ChatError(ErrorCode.GROUP_NOT_JOINED, not_member(actor))
+    if role is Role.MEMBER and not group.allow_invites:
+        raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "members may not invite to this group")
+
+
+def blacklisted(username: str, group_id: str) -> ChatError:
+    """What a blocked user is told (the Web SDK maps "is in the blacklist" to 603)."""
+    return ChatError(
+        ErrorCode.GROUP_PERMISSION_DENIED,
+        f"user {username} can not join this group {group_id}, is in the blacklist",
+    )

@@ -25,6 +25,7 @@ from .group_models import (
     ListKind,
     Member,
     Role,
+    check_targets,
     not_member,
     role_of,
 )
@@ -192,14 +193,10 @@ class GroupModeration:
         members = await self._store.members(group_id)
         actor_role = self._groups.require_admin_in(members, actor)
         names = _batch(usernames)
-        roles = {m.username: m.role for m in members}
-        for name in names:
-            if roles.get(name) is Role.OWNER or (
-                roles.get(name) is Role.ADMIN and actor_role is Role.ADMIN
-            ):
-                raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, f"{name} cannot be blocked")
+        check_targets(members, actor_role, names, "blocked", outsiders_ok=True)
         await self._store.add_entries(group_id, ListKind.BLOCK, dict.fromkeys(names, 0))
-        inside = [n for n in names if n in roles]
+        present = {m.username for m in members}
+        inside = [n for n in names if n in present]
         if inside:
             await self._groups.remove_members(app, group_id, actor, inside, resource)
         return names
@@ -281,17 +278,7 @@ class GroupModeration:
         group = await self._groups.get(app, group_id)
         members = await self._store.members(group_id)
         actor_role = self._groups.require_admin_in(members, actor)
-        roles = {m.username: m.role for m in members}
-        for name in _batch(usernames):
-            role = roles.get(name)
-            if role is None:
-                raise ChatError(
-                    ErrorCode.GROUP_NOT_JOINED, f"users [{name}] are not members of this group!"
-                )
-            if (role is Role.OWNER and not owner_ok) or (
-                role is Role.ADMIN and actor_role is Role.ADMIN
-            ):
-                raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, f"{name} cannot be changed")
+        check_targets(members, actor_role, _batch(usernames), "changed", owner_ok=owner_ok)
         return group, members
 
     async def _tell(

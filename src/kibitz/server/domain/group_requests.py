@@ -18,7 +18,7 @@ from kibitz.protocol import ChatError, ErrorCode
 from kibitz.protocol._msync import pb
 
 from .group_events import GroupEvent, Recipient, event_delivery
-from .group_models import GroupStore, ListKind, Member, Role
+from .group_models import GroupStore, ListKind, Member, Role, blacklisted, check_inviter
 from .groups import GroupService
 from .models import App
 from .ports import Clock
@@ -48,12 +48,8 @@ class GroupRequests:
         members = await self._store.members(group_id)
         if any(m.username == username for m in members):
             await self._groups.join(app, group_id, username, resource)  # says 601
-        blocked = await self._store.list_entries(group_id, ListKind.BLOCK)
-        if username in blocked:
-            raise ChatError(
-                ErrorCode.GROUP_PERMISSION_DENIED,
-                f"user {username} can not join this group {group_id}, is in the blacklist",
-            )
+        if username in await self._store.list_entries(group_id, ListKind.BLOCK):
+            raise blacklisted(username, group_id)
         await self._groups.user_ids(app, [username])
         await self._store.add_entries(
             group_id, ListKind.APPLY, {username: self._clock.now_ms()}, username
@@ -108,13 +104,7 @@ class GroupRequests:
             added = await self._groups.add_members(app, group_id, actor, usernames, resource)
             return [m.username for m in added]
         members = await self._store.members(group_id)
-        role = next((m.role for m in members if m.username == actor), None)
-        if role is None:
-            raise ChatError(
-                ErrorCode.GROUP_NOT_JOINED, f"users [{actor}] are not members of this group!"
-            )
-        if role is Role.MEMBER and not group.allow_invites:
-            raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, "members may not invite here")
+        check_inviter(group, members, actor)
         present = {m.username for m in members}
         names = [n for n in dict.fromkeys(usernames) if n not in present]
         ids = await self._groups.user_ids(app, names)

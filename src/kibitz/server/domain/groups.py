@@ -37,6 +37,9 @@ from .group_models import (
     ListKind,
     Member,
     Role,
+    blacklisted,
+    check_inviter,
+    check_targets,
     group_key,
     is_group_id,
     not_member,
@@ -256,13 +259,7 @@ class GroupService:
         group = await self.get(app, group_id)
         members = await self._store.members(group_id)
         if actor is not None:
-            role = role_of(members, actor)
-            if role is None:
-                raise ChatError(ErrorCode.GROUP_NOT_JOINED, not_member(actor))
-            if role is Role.MEMBER and not group.allow_invites:
-                raise ChatError(
-                    ErrorCode.GROUP_PERMISSION_DENIED, "members may not invite to this group"
-                )
+            check_inviter(group, members, actor)
         present = {m.username for m in members}
         new = [n for n in dict.fromkeys(usernames) if n not in present]
         added = await self._add(app, group, members, new)
@@ -289,10 +286,7 @@ class GroupService:
         blocked = await self._store.list_entries(group.id, ListKind.BLOCK)
         for name in names:
             if name in blocked:
-                raise ChatError(
-                    ErrorCode.GROUP_PERMISSION_DENIED,
-                    f"user {name} can not join this group {group.id}, is in the blacklist",
-                )
+                raise blacklisted(name, group.id)
         ids = await self.user_ids(app, names)
         now = self._clock.now_ms()
         added = [Member(group.id, n, ids[n], Role.MEMBER, now) for n in names]
@@ -344,13 +338,7 @@ class GroupService:
             raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, f"at most {MAX_BATCH} users at once")
         members = await self._store.members(group_id)
         actor_role = await self._require_admin(app, group, actor, members)
-        roles = {m.username: m.role for m in members}
-        for name in usernames:
-            role = roles.get(name)
-            if role is None:
-                raise ChatError(ErrorCode.GROUP_NOT_JOINED, not_member(name))
-            if role is Role.OWNER or (role is Role.ADMIN and actor_role is Role.ADMIN):
-                raise ChatError(ErrorCode.GROUP_PERMISSION_DENIED, f"{name} cannot be removed")
+        check_targets(members, actor_role, usernames, "removed")
         removed = list(dict.fromkeys(usernames))
         await self._store.remove_members(group_id, removed)
         by = actor or group.owner
