@@ -14,10 +14,11 @@ from kibitz.protocol import IdGenerator
 
 from .cluster.setup import build_cluster
 from .domain.accounts import AccountService
+from .domain.app_settings import AppSettingsService
 from .domain.apps import AppService
 from .domain.auth import AuthService
 from .domain.clock import SystemClock
-from .domain.events import GroupChanged, KickDevices, Notice, UserChanged
+from .domain.events import AppSettingsChanged, GroupChanged, KickDevices, Notice, UserChanged
 from .domain.group_attributes import GroupAttributes
 from .domain.group_cache import CachingGroupStore
 from .domain.group_moderation import GroupModeration
@@ -33,6 +34,7 @@ from .services import Services
 from .settings import Settings
 from .storage.engine import create_engine
 from .storage.migrate import migrate
+from .storage.stores.app_settings import SqlAppSettingsStore
 from .storage.stores.apps import SqlAppStore
 from .storage.stores.groups import SqlGroupStore
 from .storage.stores.messages import SqlMessageStore
@@ -63,6 +65,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         threads=settings.password_hash_threads,
     )
     apps = AppService(SqlAppStore(engine), clock, settings.default_max_devices)
+    app_settings = AppSettingsService(SqlAppSettingsStore(engine), bus)
+    bus.subscribe(AppSettingsChanged, app_settings.settings_changed)
     accounts = AccountService(SqlUserStore(engine), hasher, clock, live_sessions, bus)
     auth = AuthService(apps, accounts, clock, settings.access_token_ttl_s)
     ids = IdGenerator(clock.now_ms, node=settings.node_id)
@@ -96,6 +100,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ids=ids,
         engine=engine,
         apps=apps,
+        app_settings=app_settings,
         accounts=accounts,
         auth=auth,
         sessions=sessions,

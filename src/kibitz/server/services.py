@@ -10,6 +10,7 @@ from kibitz.protocol import IdGenerator
 
 from .cluster.setup import Cluster
 from .domain.accounts import AccountService
+from .domain.app_settings import AppSettingsService
 from .domain.apps import AppService
 from .domain.auth import AuthService
 from .domain.group_attributes import GroupAttributes
@@ -35,6 +36,7 @@ class Services:
     ids: IdGenerator
     engine: AsyncEngine
     apps: AppService
+    app_settings: AppSettingsService  # per-app limits and switches, cached per node
     accounts: AccountService
     auth: AuthService
     sessions: SessionRegistry  # this node's connections

@@ -16,6 +16,7 @@ from typing import Protocol, TypeVar
 
 __all__ = [
     "EVENT_TYPES",
+    "AppSettingsChanged",
     "DeviceOffline",
     "DeviceOnline",
     "Event",
@@ -84,7 +85,22 @@ class GroupChanged:
     group_id: str
 
 
-Event = Notice | KickDevices | DeviceOnline | DeviceOffline | UserChanged | GroupChanged
+@dataclass(frozen=True, slots=True)
+class AppSettingsChanged:
+    """An app's settings changed: every node drops its copy."""
+
+    app_pk: str
+
+
+Event = (
+    Notice
+    | KickDevices
+    | DeviceOnline
+    | DeviceOffline
+    | UserChanged
+    | GroupChanged
+    | AppSettingsChanged
+)
 
 # The wire tag of each event type; the order is part of the bus format (append only).
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -94,6 +110,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DeviceOffline,
     UserChanged,
     GroupChanged,
+    AppSettingsChanged,
 )
 
 E = TypeVar("E", bound=Event)

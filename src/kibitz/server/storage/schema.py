@@ -22,6 +22,7 @@ from sqlalchemy import (
 
 __all__ = [
     "OWNER_LENGTH",
+    "app_settings",
     "apps",
     "cursors",
     "devices",
@@ -220,4 +221,14 @@ group_member_attrs = Table(
     Column("username", String(64), primary_key=True),
     Column("key", String(16), primary_key=True),
     Column("value", String(512), nullable=False),
+)
+
+# What an app overrides of its settings (domain/app_settings.py): one row per setting, the
+# value as JSON text; a setting with no row has its default.
+app_settings = Table(
+    "app_settings",
+    metadata,
+    Column("app_pk", String(36), ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from . import (
+    app_settings,
     devices,
     discovery,
     group_attributes,
@@ -31,4 +32,5 @@ ROUTERS: list[APIRouter] = [
     group_members.router,
     group_moderation.router,
     group_attributes.router,
+    app_settings.router,
 ]

@@ -1,0 +1,100 @@
+"""Per-app settings: every name checked, all-or-none changes, defaults that match the table,
+and a node that forgets its copy when another node announces a change."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any
+
+import pytest
+
+from kibitz.protocol import ChatError, ErrorCode
+from kibitz.server.bus.local import LocalBus
+from kibitz.server.domain.app_settings import SETTINGS, AppSettings, AppSettingsService, resolve
+from kibitz.server.domain.events import AppSettingsChanged
+
+pytestmark = pytest.mark.anyio
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.loads = 0
+
+    async def load(self, app_pk: str) -> dict[str, Any]:
+        self.loads += 1
+        return dict(self.rows.get(app_pk, {}))
+
+    async def save(self, app_pk: str, values: Mapping[str, int | bool]) -> None:
+        self.rows.setdefault(app_pk, {}).update(values)
+
+
+def test_the_table_and_the_record_agree() -> None:
+    defaults = AppSettings().as_dict()
+    assert [s.name for s in SETTINGS] == [f.name for f in fields(AppSettings)]
+    for setting in SETTINGS:
+        assert defaults[setting.name] == setting.default, setting.name
+        if not setting.is_switch:
+            assert setting.lo <= int(setting.default) <= setting.hi, setting.name
+
+
+async def test_changes_apply_and_survive_a_fresh_read() -> None:
+    store = MemoryStore()
+    service = AppSettingsService(store, LocalBus())
+    new = await service.update("a1", {"contacts_only": "true", "recall_window_s": "600"})
+    assert new.contacts_only is True and new.recall_window_s == 600
+    fresh = AppSettingsService(store, LocalBus())
+    assert (await fresh.get("a1")).recall_window_s == 600
+    assert (await fresh.get("a2")) == AppSettings()  # another app keeps the defaults
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"no_such_thing": 1}, "unknown setting no_such_thing"),
+        ({"recall_window_s": 0}, "recall_window_s must be between 1 and 604800"),
+        ({"file_max_bytes": 300 * 1024 * 1024}, "file_max_bytes must be between"),
+        ({"contacts_only": 3}, "contacts_only must be true or false"),
+        ({"blocklist_per_user": True}, "blocklist_per_user must be an integer"),
+        ({"blocklist_per_user": "many"}, "blocklist_per_user must be an integer"),
+        ({"blocklist_per_user": 1.5}, "blocklist_per_user must be an integer"),
+    ],
+)
+async def test_a_bad_entry_names_the_setting_and_changes_nothing(
+    changes: dict[str, Any], named: str
+) -> None:
+    store = MemoryStore()
+    service = AppSettingsService(store, LocalBus())
+    with pytest.raises(ChatError) as caught:
+        await service.update("a1", {"reactions": False, **changes})
+    assert caught.value.code is ErrorCode.USER_ILLEGAL_ARGUMENT
+    assert named in str(caught.value)
+    assert store.rows == {}
+    assert (await service.get("a1")).reactions is True
+
+
+async def test_reads_come_from_memory_until_a_node_announces_a_change() -> None:
+    store = MemoryStore()
+    bus = LocalBus()
+    here, there = AppSettingsService(store, bus), AppSettingsService(store, bus)
+    bus.subscribe(AppSettingsChanged, here.settings_changed)
+    bus.subscribe(AppSettingsChanged, there.settings_changed)
+    assert (await there.get("a1")).push is True
+    loads = store.loads
+    await there.get("a1")
+    assert store.loads == loads  # cached
+    await here.update("a1", {"push": False})
+    assert (await there.get("a1")).push is False
+
+
+def test_a_stored_value_no_longer_valid_falls_back_to_its_default() -> None:
+    resolved = resolve({"recall_window_s": 10**9, "gone_setting": 4, "presence": False})
+    assert resolved.recall_window_s == 120 and resolved.presence is False
+
+
+def test_a_switched_off_service_is_refused_with_505() -> None:
+    with pytest.raises(ChatError) as caught:
+        AppSettings(reactions=False).require("reactions")
+    assert caught.value.code is ErrorCode.SERVICE_NOT_ENABLED
+    AppSettings().require("reactions")
