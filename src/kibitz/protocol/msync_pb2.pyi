@@ -705,3 +705,60 @@ class MUCBody(_message.Message):
     leave_other_rooms: bool
     members: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, muc_id: _Optional[_Union[JID, _Mapping]] = ..., operation: _Optional[_Union[MUCBody.Operation, str]] = ..., from_jid: _Optional[_Union[JID, _Mapping]] = ..., to: _Optional[_Iterable[_Union[JID, _Mapping]]] = ..., setting: _Optional[_Union[MUCBody.Setting, _Mapping]] = ..., reason: _Optional[str] = ..., is_chatroom: _Optional[bool] = ..., status: _Optional[_Union[MUCBody.Status, _Mapping]] = ..., is_thread: _Optional[bool] = ..., muc_parent_id: _Optional[_Union[JID, _Mapping]] = ..., muc_name: _Optional[str] = ..., event_info: _Optional[_Union[MUCBody.EventInfo, _Mapping]] = ..., muc_member_count: _Optional[int] = ..., ext: _Optional[str] = ..., leave_other_rooms: _Optional[bool] = ..., members: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RosterBody(_message.Message):
+    __slots__ = ("operation", "status", "from_jid", "to", "reason", "roster_ver", "bi_direction")
+    class Operation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        GET_ROSTER: _ClassVar[RosterBody.Operation]
+        GET_BLACKLIST: _ClassVar[RosterBody.Operation]
+        ADD: _ClassVar[RosterBody.Operation]
+        REMOVE: _ClassVar[RosterBody.Operation]
+        ACCEPT: _ClassVar[RosterBody.Operation]
+        DECLINE: _ClassVar[RosterBody.Operation]
+        BAN: _ClassVar[RosterBody.Operation]
+        ALLOW: _ClassVar[RosterBody.Operation]
+        REMOTE_ACCEPT: _ClassVar[RosterBody.Operation]
+        REMOTE_DECLINE: _ClassVar[RosterBody.Operation]
+    GET_ROSTER: RosterBody.Operation
+    GET_BLACKLIST: RosterBody.Operation
+    ADD: RosterBody.Operation
+    REMOVE: RosterBody.Operation
+    ACCEPT: RosterBody.Operation
+    DECLINE: RosterBody.Operation
+    BAN: RosterBody.Operation
+    ALLOW: RosterBody.Operation
+    REMOTE_ACCEPT: RosterBody.Operation
+    REMOTE_DECLINE: RosterBody.Operation
+    class Status(_message.Message):
+        __slots__ = ("error_code", "description")
+        class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+            __slots__ = ()
+            OK: _ClassVar[RosterBody.Status.ErrorCode]
+            USER_NOT_EXIST: _ClassVar[RosterBody.Status.ErrorCode]
+            USER_ALREADY_FRIEND: _ClassVar[RosterBody.Status.ErrorCode]
+            USER_ALREADY_BLACKLIST: _ClassVar[RosterBody.Status.ErrorCode]
+        OK: RosterBody.Status.ErrorCode
+        USER_NOT_EXIST: RosterBody.Status.ErrorCode
+        USER_ALREADY_FRIEND: RosterBody.Status.ErrorCode
+        USER_ALREADY_BLACKLIST: RosterBody.Status.ErrorCode
+        ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+        DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+        error_code: RosterBody.Status.ErrorCode
+        description: str
+        def __init__(self, error_code: _Optional[_Union[RosterBody.Status.ErrorCode, str]] = ..., description: _Optional[str] = ...) -> None: ...
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FROM_JID_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ROSTER_VER_FIELD_NUMBER: _ClassVar[int]
+    BI_DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    operation: RosterBody.Operation
+    status: RosterBody.Status
+    from_jid: JID
+    to: _containers.RepeatedCompositeFieldContainer[JID]
+    reason: str
+    roster_ver: str
+    bi_direction: bool
+    def __init__(self, operation: _Optional[_Union[RosterBody.Operation, str]] = ..., status: _Optional[_Union[RosterBody.Status, _Mapping]] = ..., from_jid: _Optional[_Union[JID, _Mapping]] = ..., to: _Optional[_Iterable[_Union[JID, _Mapping]]] = ..., reason: _Optional[str] = ..., roster_ver: _Optional[str] = ..., bi_direction: _Optional[bool] = ...) -> None: ...
