@@ -24,8 +24,11 @@ __all__ = [
     "OWNER_LENGTH",
     "app_settings",
     "apps",
+    "contact_requests",
+    "contacts",
     "cursors",
     "devices",
+    "files",
     "group_lists",
     "group_member_attrs",
     "group_members",
@@ -35,6 +38,7 @@ __all__ = [
     "messages",
     "metadata",
     "queues",
+    "user_blocks",
     "users",
 ]
 
@@ -231,4 +235,63 @@ app_settings = Table(
     Column("app_pk", String(36), ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True),
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# -- contacts and block lists (migration 0008) --------------------------------------------
+# A contact is two rows, one per side (each side's remark is its own); a pending request is
+# one row, requester → invitee; a block is one row, owner → blocked. Every column naming a
+# user references users.id, so deleting a user (or its app) deletes its rows on both sides.
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("owner", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("contact", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("remark", String(100), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_contacts_contact", "contact"),
+)
+
+contact_requests = Table(
+    "contact_requests",
+    metadata,
+    Column("requester", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("invitee", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_contact_requests_invitee", "invitee"),
+)
+
+user_blocks = Table(
+    "user_blocks",
+    metadata,
+    Column("owner", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("blocked", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_user_blocks_blocked", "blocked"),
+)
+
+# -- attachments (migration 0007) ---------------------------------------------------------
+# One row per uploaded file (domain/file_models.py FileRecord); the bytes live in the file
+# store under ``{app_pk}/{uuid}``, written before the row. ``group_id``: a group's shared
+# file. Deleting the app deletes the rows (cascade) after FileService.forget_app has
+# deleted the blobs.
+files = Table(
+    "files",
+    metadata,
+    Column("uuid", String(36), primary_key=True),
+    Column("app_pk", String(36), ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content_type", String(128), nullable=False),
+    Column("filename", String(256), nullable=False),
+    Column("restricted", Boolean, nullable=False),
+    Column("secret", String(64), nullable=False),
+    Column("thumb_width", Integer, nullable=False),
+    Column("thumb_height", Integer, nullable=False),
+    Column("thumbnail", String(128), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("group_id", String(32), nullable=True),
+    Index("ix_files_app_created", "app_pk", "created_ms"),
+    Index("ix_files_group", "group_id", "created_ms"),
 )
