@@ -17,6 +17,7 @@ from typing import Protocol, TypeVar
 __all__ = [
     "EVENT_TYPES",
     "AppSettingsChanged",
+    "ContactsChanged",
     "DeviceOffline",
     "DeviceOnline",
     "Event",
@@ -92,6 +93,13 @@ class AppSettingsChanged:
     app_pk: str
 
 
+@dataclass(frozen=True, slots=True)
+class ContactsChanged:
+    """These users' contacts or block lists changed: every node drops what it caches."""
+
+    user_ids: tuple[str, ...]
+
+
 Event = (
     Notice
     | KickDevices
@@ -100,6 +108,7 @@ Event = (
     | UserChanged
     | GroupChanged
     | AppSettingsChanged
+    | ContactsChanged
 )
 
 # The wire tag of each event type; the order is part of the bus format (append only).
@@ -111,6 +120,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     UserChanged,
     GroupChanged,
     AppSettingsChanged,
+    ContactsChanged,
 )
 
 E = TypeVar("E", bound=Event)
