@@ -123,6 +123,40 @@ def test_app_list_show_delete(tmp_path: Path) -> None:
     assert kibitz(tmp_path, "app", "delete", "acme", "support", check=False).returncode != 0
 
 
+def test_app_settings_show_change_and_refuse(tmp_path: Path) -> None:
+    create(tmp_path, "acme", "chat")
+    create(tmp_path, "acme", "other")
+    shown = json.loads(kibitz(tmp_path, "app", "settings", "acme", "chat", "--json").stdout)
+    assert shown["contacts_only"] is False and shown["group_offline_messages"] == 200
+    changed = kibitz(tmp_path, "app", "settings", "acme", "chat", "contacts_only=on")
+    assert re.search(r"^contacts_only\s+true$", changed.stdout, re.M), changed.stdout
+    kibitz(tmp_path, "app", "settings", "acme", "chat", "group_offline_messages=600")
+    again = json.loads(kibitz(tmp_path, "app", "settings", "acme", "chat", "--json").stdout)
+    assert again["contacts_only"] is True and again["group_offline_messages"] == 600
+    other = json.loads(kibitz(tmp_path, "app", "settings", "acme", "other", "--json").stdout)
+    assert other["contacts_only"] is False
+    bad = kibitz(
+        tmp_path,
+        "app",
+        "settings",
+        "acme",
+        "chat",
+        "group_read_receipts=off",
+        "group_offline_messages=0",
+        check=False,
+    )
+    assert bad.returncode != 0 and "group_offline_messages must be between" in bad.stderr
+    unknown = kibitz(tmp_path, "app", "settings", "acme", "chat", "colour=blue", check=False)
+    assert unknown.returncode != 0 and "unknown setting colour" in unknown.stderr
+    assert kibitz(
+        tmp_path, "app", "settings", "acme", "chat", "group_read_receipts", check=False
+    ).returncode
+    final = json.loads(kibitz(tmp_path, "app", "settings", "acme", "chat", "--json").stdout)
+    assert final["group_read_receipts"] is True  # the refused batch changed nothing
+    missing = kibitz(tmp_path, "app", "settings", "acme", "nope", check=False)
+    assert missing.returncode != 0
+
+
 # -- tokens --------------------------------------------------------------------------------
 
 

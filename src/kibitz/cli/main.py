@@ -217,6 +217,48 @@ def app_delete(org: str, app: str, data_dir: Path | None, database_url: str | No
     click.echo(f"deleted {org}#{app}")
 
 
+@app_group.command("settings")
+@click.argument("org")
+@click.argument("app")
+@click.argument("changes", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_storage_options
+def app_settings(
+    org: str,
+    app: str,
+    changes: tuple[str, ...],
+    as_json: bool,
+    data_dir: Path | None,
+    database_url: str | None,
+) -> None:
+    """Show an app's limits and switches; KEY=VALUE pairs change them (all or none).
+
+    A running server applies a change within a few seconds (its copy expires); the admin
+    route PUT /{org}/{app}/settings applies it on every node at once.
+    """
+    parsed: dict[str, str] = {}
+    for change in changes:
+        key, sep, value = change.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{change!r} is not KEY=VALUE", param_hint="CHANGES")
+        parsed[key.strip()] = value
+
+    async def apply(s: Any) -> dict[str, int | bool]:
+        found = await s.apps.resolve(org, app)
+        current = await s.app_settings.update(found.id, parsed)
+        result: dict[str, int | bool] = current.as_dict()
+        return result
+
+    values = _run(_settings(data_dir, database_url), apply)
+    if as_json:
+        click.echo(json.dumps(values))
+    else:
+        width = max(len(name) for name in values)
+        for name, value in values.items():
+            shown = str(value).lower() if isinstance(value, bool) else str(value)
+            click.echo(f"{name:<{width}}  {shown}")
+
+
 @main.group("token")
 def token_group() -> None:
     """Mint Agora 007 tokens with an app's certificate."""

@@ -65,7 +65,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         threads=settings.password_hash_threads,
     )
     apps = AppService(SqlAppStore(engine), clock, settings.default_max_devices)
-    app_settings = AppSettingsService(SqlAppSettingsStore(engine), bus)
+    app_settings = AppSettingsService(SqlAppSettingsStore(engine), bus, clock)
     bus.subscribe(AppSettingsChanged, app_settings.settings_changed)
     accounts = AccountService(SqlUserStore(engine), hasher, clock, live_sessions, bus)
     auth = AuthService(apps, accounts, clock, settings.access_token_ttl_s)
@@ -90,7 +90,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         messages,
         clock,
         ids,
-        max_group_users=settings.max_group_users,
+        app_settings=app_settings,
         events=messaging,
         cursors=sync,
     )

@@ -56,8 +56,8 @@ class Settings(BaseSettings):
     max_frame_bytes: int = Field(default=256 * 1024, ge=1024)
     sync_batch_size: int = Field(default=100, ge=1, le=1000)
 
-    # groups (Agora's plan limit; a group's own maxusers defaults to 200)
-    max_group_users: int = Field(default=5_000, ge=1, le=100_000)
+    # Per-app limits (groups, contacts, files, ...) are the apps' own settings, changeable
+    # live: domain/app_settings.py, GET/PUT /{org}/{app}/settings, kibitz app settings.
 
     @property
     def clustered(self) -> bool:

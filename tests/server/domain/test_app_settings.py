@@ -17,6 +17,14 @@ from kibitz.server.domain.events import AppSettingsChanged
 pytestmark = pytest.mark.anyio
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000
+
+    def now_ms(self) -> int:
+        return self.now
+
+
 class MemoryStore:
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
@@ -41,11 +49,11 @@ def test_the_table_and_the_record_agree() -> None:
 
 async def test_changes_apply_and_survive_a_fresh_read() -> None:
     store = MemoryStore()
-    service = AppSettingsService(store, LocalBus())
-    new = await service.update("a1", {"contacts_only": "true", "recall_window_s": "600"})
-    assert new.contacts_only is True and new.recall_window_s == 600
-    fresh = AppSettingsService(store, LocalBus())
-    assert (await fresh.get("a1")).recall_window_s == 600
+    service = AppSettingsService(store, LocalBus(), Clock())
+    new = await service.update("a1", {"contacts_only": "true", "group_offline_messages": "600"})
+    assert new.contacts_only is True and new.group_offline_messages == 600
+    fresh = AppSettingsService(store, LocalBus(), Clock())
+    assert (await fresh.get("a1")).group_offline_messages == 600
     assert (await fresh.get("a2")) == AppSettings()  # another app keeps the defaults
 
 
@@ -53,7 +61,7 @@ async def test_changes_apply_and_survive_a_fresh_read() -> None:
     ("changes", "named"),
     [
         ({"no_such_thing": 1}, "unknown setting no_such_thing"),
-        ({"recall_window_s": 0}, "recall_window_s must be between 1 and 604800"),
+        ({"group_offline_messages": 0}, "group_offline_messages must be between 1 and 100000"),
         ({"file_max_bytes": 300 * 1024 * 1024}, "file_max_bytes must be between"),
         ({"contacts_only": 3}, "contacts_only must be true or false"),
         ({"blocklist_per_user": True}, "blocklist_per_user must be an integer"),
@@ -65,36 +73,47 @@ async def test_a_bad_entry_names_the_setting_and_changes_nothing(
     changes: dict[str, Any], named: str
 ) -> None:
     store = MemoryStore()
-    service = AppSettingsService(store, LocalBus())
+    service = AppSettingsService(store, LocalBus(), Clock())
     with pytest.raises(ChatError) as caught:
-        await service.update("a1", {"reactions": False, **changes})
+        await service.update("a1", {"presence": False, **changes})
     assert caught.value.code is ErrorCode.USER_ILLEGAL_ARGUMENT
     assert named in str(caught.value)
     assert store.rows == {}
-    assert (await service.get("a1")).reactions is True
+    assert (await service.get("a1")).presence is True
 
 
 async def test_reads_come_from_memory_until_a_node_announces_a_change() -> None:
     store = MemoryStore()
     bus = LocalBus()
-    here, there = AppSettingsService(store, bus), AppSettingsService(store, bus)
+    here, there = AppSettingsService(store, bus, Clock()), AppSettingsService(store, bus, Clock())
     bus.subscribe(AppSettingsChanged, here.settings_changed)
     bus.subscribe(AppSettingsChanged, there.settings_changed)
-    assert (await there.get("a1")).push is True
+    assert (await there.get("a1")).group_read_receipts is True
     loads = store.loads
     await there.get("a1")
     assert store.loads == loads  # cached
-    await here.update("a1", {"push": False})
-    assert (await there.get("a1")).push is False
+    await here.update("a1", {"group_read_receipts": False})
+    assert (await there.get("a1")).group_read_receipts is False
+
+
+async def test_a_change_written_without_the_bus_is_seen_once_the_copy_expires() -> None:
+    store, clock = MemoryStore(), Clock()
+    service = AppSettingsService(store, LocalBus(), clock, ttl_ms=5_000)
+    assert (await service.get("a1")).contacts_only is False
+    await store.save("a1", {"contacts_only": True})  # another process, no bus
+    clock.now += 4_999
+    assert (await service.get("a1")).contacts_only is False
+    clock.now += 1
+    assert (await service.get("a1")).contacts_only is True
 
 
 def test_a_stored_value_no_longer_valid_falls_back_to_its_default() -> None:
-    resolved = resolve({"recall_window_s": 10**9, "gone_setting": 4, "presence": False})
-    assert resolved.recall_window_s == 120 and resolved.presence is False
+    resolved = resolve({"group_offline_messages": 10**9, "gone_setting": 4, "presence": False})
+    assert resolved.group_offline_messages == 200 and resolved.presence is False
 
 
 def test_a_switched_off_service_is_refused_with_505() -> None:
     with pytest.raises(ChatError) as caught:
-        AppSettings(reactions=False).require("reactions")
+        AppSettings(presence=False).require("presence")
     assert caught.value.code is ErrorCode.SERVICE_NOT_ENABLED
-    AppSettings().require("reactions")
+    AppSettings().require("presence")

@@ -4,7 +4,9 @@ Every limit a feature enforces per app is read here (``await settings.get(app_pk
 from the process settings, so an operator can change it without a restart. An app stores
 only what it overrides; a read fills the rest from the defaults in ``SETTINGS``. Each node
 keeps the resolved settings of the apps it serves in memory; a change is written, then
-announced (``AppSettingsChanged``) so that every node forgets its copy.
+announced (``AppSettingsChanged``) so that every node forgets its copy. A copy also expires
+after ``ttl_ms`` (5 s), so a change written by another process without a bus (``kibitz app
+settings`` beside a one-node server) is in force within that time.
 
 Defaults follow Agora (agora-rest.md §8); where Agora's plans differ, the default is the
 largest plan's limit, since a self-hosted server has no plan to upsell.
@@ -19,16 +21,17 @@ from typing import Any, Protocol
 from kibitz.protocol import ChatError, ErrorCode
 
 from .events import AppSettingsChanged, EventBus
+from .ports import Clock
 
 __all__ = [
     "SETTINGS",
     "AppSettings",
+    "AppSettingsReader",
     "AppSettingsService",
     "AppSettingsStore",
     "Setting",
 ]
 
-_DAY = 86_400
 _MB = 1024 * 1024
 
 
@@ -79,10 +82,10 @@ def _switch(name: str, default: bool, doc: str) -> Setting:
 
 
 # The table of every setting: its name (the REST/CLI key and the AppSettings field),
-# default and range. Append new ones here and as a field of AppSettings below.
+# default and range. A feature that needs one appends it here and as a field of
+# AppSettings below, with the code that enforces it (no setting is listed before it bites).
 SETTINGS: tuple[Setting, ...] = (
     _int("max_group_users", 5_000, 1, 100_000, "the largest maxusers a group may have"),
-    _int("groups_per_user", 10_000, 1, 1_000_000, "groups a user may own or join"),
     _int("group_offline_messages", 200, 1, 100_000, "a group's messages kept per offline member"),
     _switch("group_read_receipts", True, "members may send read receipts for group messages"),
     _int("group_read_receipt_max_users", 200, 1, 5_000, "largest group with read receipts"),
@@ -94,13 +97,6 @@ SETTINGS: tuple[Setting, ...] = (
     _int("presence_subscriptions", 3_000, 1, 100_000, "presence subscriptions per user"),
     _int("file_max_bytes", 10 * _MB, 1, 200 * _MB, "the largest attachment, in bytes"),
     _int("file_retention_days", 7, 1, 3_650, "how long attachments are kept"),
-    _int("message_retention_days", 7, 1, 3_650, "how long messages are kept for history"),
-    _int("recall_window_s", 120, 1, 7 * _DAY, "how long after sending a message may be recalled"),
-    _switch("message_edit", True, "senders may edit their text and custom messages"),
-    _switch("reactions", True, "reactions on messages"),
-    _switch("threads", True, "threads in groups"),
-    _switch("translation", True, "message translation"),
-    _switch("push", True, "push notifications to offline devices"),
 )
 
 _BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -111,7 +107,6 @@ class AppSettings:
     """One app's resolved settings (see ``SETTINGS`` for what each means)."""
 
     max_group_users: int = 5_000
-    groups_per_user: int = 10_000
     group_offline_messages: int = 200
     group_read_receipts: bool = True
     group_read_receipt_max_users: int = 200
@@ -123,13 +118,6 @@ class AppSettings:
     presence_subscriptions: int = 3_000
     file_max_bytes: int = 10 * _MB
     file_retention_days: int = 7
-    message_retention_days: int = 7
-    recall_window_s: int = 120
-    message_edit: bool = True
-    reactions: bool = True
-    threads: bool = True
-    translation: bool = True
-    push: bool = True
 
     def as_dict(self) -> dict[str, int | bool]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -138,6 +126,12 @@ class AppSettings:
         """Refuse with SERVICE_NOT_ENABLED (505) when ``switch`` is off for this app."""
         if not getattr(self, switch):
             raise ChatError(ErrorCode.SERVICE_NOT_ENABLED, f"{switch} is not enabled for this app")
+
+
+class AppSettingsReader(Protocol):
+    """What a feature needs of the settings service: the app's current settings."""
+
+    async def get(self, app_pk: str) -> AppSettings: ...
 
 
 class AppSettingsStore(Protocol):
@@ -177,21 +171,26 @@ def resolve(stored: Mapping[str, Any]) -> AppSettings:
 
 
 class AppSettingsService:
-    def __init__(self, store: AppSettingsStore, bus: EventBus) -> None:
+    def __init__(
+        self, store: AppSettingsStore, bus: EventBus, clock: Clock, ttl_ms: int = 5_000
+    ) -> None:
         self._store = store
         self._bus = bus
-        self._cache: dict[str, AppSettings] = {}
+        self._clock = clock
+        self._ttl_ms = ttl_ms
+        self._cache: dict[str, tuple[int, AppSettings]] = {}  # app → (expires_ms, settings)
         self._generation = 0  # bumped by every change, so a read that raced one is not kept
 
     async def get(self, app_pk: str) -> AppSettings:
         """The app's settings; from memory after the first read on this node."""
+        now = self._clock.now_ms()
         cached = self._cache.get(app_pk)
-        if cached is not None:
-            return cached
+        if cached is not None and cached[0] > now:
+            return cached[1]
         generation = self._generation
         resolved = resolve(await self._store.load(app_pk))
         if generation == self._generation:
-            self._cache[app_pk] = resolved
+            self._cache[app_pk] = (now + self._ttl_ms, resolved)
         return resolved
 
     async def update(self, app_pk: str, changes: Mapping[str, object]) -> AppSettings:

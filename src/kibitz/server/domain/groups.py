@@ -21,6 +21,7 @@ from kibitz.protocol import ChatError, ErrorCode, IdGenerator
 from kibitz.protocol._msync import pb
 
 from .accounts import USERNAME_RE
+from .app_settings import AppSettings, AppSettingsReader
 from .conversations import conversation_queue
 from .delivery import Delivery
 from .group_events import EventPoster, GroupEvent, event_delivery, recipients, update_ext
@@ -82,7 +83,7 @@ class GroupService:
         clock: Clock,
         ids: IdGenerator,
         *,
-        max_group_users: int = 5_000,
+        app_settings: AppSettingsReader | None = None,
         events: EventPoster | None = None,
         cursors: MemberCursors | None = None,
     ) -> None:
@@ -92,7 +93,13 @@ class GroupService:
         self._users = users
         self._clock = clock
         self._ids = ids
-        self._max_users = max_group_users
+        self._app_settings = app_settings
+
+    async def _max_users(self, app: App) -> int:
+        """The app's ceiling on ``maxusers`` (its settings; Agora's largest plan: 5,000)."""
+        if self._app_settings is None:
+            return AppSettings().max_group_users
+        return (await self._app_settings.get(app.id)).max_group_users
 
     # -- reading -------------------------------------------------------------------------
 
@@ -135,10 +142,10 @@ class GroupService:
         _limit(spec.description, "desc", MAX_DESCRIPTION)
         if len(spec.custom.encode()) > MAX_CUSTOM_BYTES:
             raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, "custom is larger than 8 KB")
-        if not 1 <= spec.max_users <= self._max_users:
+        ceiling = await self._max_users(app)
+        if not 1 <= spec.max_users <= ceiling:
             raise ChatError(
-                ErrorCode.EXCEED_SERVICE_LIMIT,
-                f"maxusers must be between 1 and {self._max_users}",
+                ErrorCode.EXCEED_SERVICE_LIMIT, f"maxusers must be between 1 and {ceiling}"
             )
         invited = [n for n in dict.fromkeys(spec.members) if n != spec.owner]
         if len(invited) > MAX_BATCH:
@@ -200,7 +207,7 @@ class GroupService:
             wanted = changes["max_users"]
             assert isinstance(wanted, int)
             count = len(await self._store.members(group_id))
-            if not max(1, count) <= wanted <= self._max_users:
+            if not max(1, count) <= wanted <= await self._max_users(app):
                 raise ChatError(ErrorCode.EXCEED_SERVICE_LIMIT, "maxusers out of range")
         updated = replace(group, **changes, modified_ms=self._clock.now_ms())  # type: ignore[arg-type]
         await self._store.update(updated)

@@ -53,12 +53,31 @@ async def test_a_user_token_and_another_app_cannot_touch_them(harness: AppHarnes
     await register(h, "alice")
     alice = bearer(await user_token(h, "alice"))
     assert_error(await h.http.get(f"{h.base}/settings", headers=alice), 401, "unauthorized")
-    refused = await h.http.put(f"{h.base}/settings", json={"push": False}, headers=alice)
+    refused = await h.http.put(
+        f"{h.base}/settings", json={"group_read_receipts": False}, headers=alice
+    )
     assert_error(refused, 401, "unauthorized")
     other = await h.services.apps.create("acme", "other")
     other_token = h.services.auth.issue_app_token(other).access_token
-    await h.http.put("/acme/other/settings", json={"push": False}, headers=bearer(other_token))
+    await h.http.put(
+        "/acme/other/settings", json={"group_read_receipts": False}, headers=bearer(other_token)
+    )
     mine = (await h.http.get(f"{h.base}/settings", headers=h.admin_headers())).json()["data"]
-    assert mine["push"] is True
+    assert mine["group_read_receipts"] is True
     cross = await h.http.get(f"{h.base}/settings", headers=bearer(other_token))
     assert_error(cross, 401, "auth_bad_access_token")
+
+
+async def test_the_group_size_ceiling_follows_the_app_setting(harness: AppHarness) -> None:
+    h = harness
+    await register(h, "alice")
+    create = {"groupname": "big", "owner": "alice", "maxusers": 4_000}
+    url = f"{h.base}/chatgroups"
+    assert (await h.http.post(url, json=create, headers=h.admin_headers())).status_code == 200
+    await h.http.put(f"{h.base}/settings", json={"max_group_users": 300}, headers=h.admin_headers())
+    refused = await h.http.post(url, json=create, headers=h.admin_headers())
+    assert (
+        "between 1 and 300" in assert_error(refused, 400, "illegal_argument")["error_description"]
+    )
+    fits = {**create, "maxusers": 300}
+    assert (await h.http.post(url, json=fits, headers=h.admin_headers())).status_code == 200
