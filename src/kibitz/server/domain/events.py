@@ -25,6 +25,7 @@ __all__ = [
     "GroupChanged",
     "KickDevices",
     "Notice",
+    "PresenceNotify",
     "UserChanged",
 ]
 
@@ -100,6 +101,21 @@ class ContactsChanged:
     user_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class PresenceNotify:
+    """``uid``'s presence changed: these of its followers' sessions (on whichever node) get
+    the NOTIFY JSON ``payload_head + '"<expiry>"' + payload_tail``, each with its own
+    subscription's expiry (seconds), as the Web SDK reads it (agora-protocol-2.md §6.2)."""
+
+    app_pk: str
+    app_key: str
+    uid: str
+    payload_head: str
+    payload_tail: str
+    subscribers: tuple[str, ...]
+    expiries: tuple[int, ...]
+
+
 Event = (
     Notice
     | KickDevices
@@ -109,6 +125,7 @@ Event = (
     | GroupChanged
     | AppSettingsChanged
     | ContactsChanged
+    | PresenceNotify
 )
 
 # The wire tag of each event type; the order is part of the bus format (append only).
@@ -121,6 +138,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     GroupChanged,
     AppSettingsChanged,
     ContactsChanged,
+    PresenceNotify,
 )
 
 E = TypeVar("E", bound=Event)
