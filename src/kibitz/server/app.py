@@ -18,7 +18,15 @@ from .domain.app_settings import AppSettingsService
 from .domain.apps import AppService
 from .domain.auth import AuthService
 from .domain.clock import SystemClock
-from .domain.events import AppSettingsChanged, GroupChanged, KickDevices, Notice, UserChanged
+from .domain.contacts import ContactRules, ContactService
+from .domain.events import (
+    AppSettingsChanged,
+    ContactsChanged,
+    GroupChanged,
+    KickDevices,
+    Notice,
+    UserChanged,
+)
 from .domain.group_attributes import GroupAttributes
 from .domain.group_cache import CachingGroupStore
 from .domain.group_moderation import GroupModeration
@@ -36,6 +44,7 @@ from .storage.engine import create_engine
 from .storage.migrate import migrate
 from .storage.stores.app_settings import SqlAppSettingsStore
 from .storage.stores.apps import SqlAppStore
+from .storage.stores.contacts import SqlContactStore
 from .storage.stores.groups import SqlGroupStore
 from .storage.stores.messages import SqlMessageStore
 from .storage.stores.users import SqlUserStore
@@ -75,8 +84,17 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     group_store = CachingGroupStore(SqlGroupStore(engine), bus)
     bus.subscribe(GroupChanged, group_store.groups_changed)
     conversations = GroupConversations(group_store, clock)  # rooms and threads join it later
+    contact_store = SqlContactStore(engine)
+    contact_rules = ContactRules(contact_store, app_settings)  # what a 1:1 send asks
+    bus.subscribe(ContactsChanged, contact_rules.contacts_changed)
     messaging = MessagingService(
-        messages, bus, live_sessions, clock, shared=cluster.shared, conversations=conversations
+        messages,
+        bus,
+        live_sessions,
+        clock,
+        shared=cluster.shared,
+        conversations=conversations,
+        rules=contact_rules,
     )
     bus.subscribe(UserChanged, messaging.users_changed)
     sync = SyncService(
@@ -111,6 +129,15 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         messaging=messaging,
         sync=sync,
         groups=groups,
+        contacts=ContactService(
+            contact_store,
+            messages,
+            app_settings,
+            clock,
+            events=messaging,
+            bus=bus,
+            rules=contact_rules,
+        ),
         moderation=GroupModeration(groups, group_store, clock),
         requests=GroupRequests(groups, group_store, clock),
         attributes=GroupAttributes(groups, group_store),

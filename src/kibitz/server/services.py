@@ -13,6 +13,7 @@ from .domain.accounts import AccountService
 from .domain.app_settings import AppSettingsService
 from .domain.apps import AppService
 from .domain.auth import AuthService
+from .domain.contacts import ContactService
 from .domain.group_attributes import GroupAttributes
 from .domain.group_moderation import GroupModeration
 from .domain.group_requests import GroupRequests
@@ -47,6 +48,7 @@ class Services:
     messaging: MessagingService
     sync: SyncService
     groups: GroupService
+    contacts: ContactService  # contacts and block lists; ROSTER events
     moderation: GroupModeration
     requests: GroupRequests
     attributes: GroupAttributes

@@ -4,10 +4,10 @@ it: a ``Meta{ns=ROSTER}`` carrying a ``RosterBody`` (agora-protocol-2.md §5.2),
 a message.
 
 An event is stored with one inbox row for the user it is for, in that user's own queue of
-contact events (``ROSTER_QUEUE``): a user offline now sees a pending request at its next
-login. ``Meta.from`` and ``RosterBody.from`` name the other party, ``to`` the receiver (the
-SDK reads ``to[0]`` unguarded). The acting device (the REST ``resource``) skips the events
-meant for its own user; its other devices get them.
+events (``ROSTER_QUEUE``, the one group events use): a user offline now sees a pending
+request at its next login. ``Meta.from`` and ``RosterBody.from`` name the other party,
+``to`` the receiver (the SDK reads ``to[0]`` unguarded). The acting device (the REST
+``resource``) skips the events meant for its own user; its other devices get them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from kibitz.protocol._msync import jid, pb
 
 from .delivery import Delivery, Draft, InboxRow, meta_encoder
 from .events import Notice
+from .group_events import EVENT_QUEUE
 from .models import App
 
 __all__ = [
@@ -37,7 +38,9 @@ __all__ = [
     "roster_delivery",
 ]
 
-ROSTER_QUEUE: Final = "contacts#events"  # "#" never appears in a username or a group id
+# The user's own queue of server events, shared with group events (group_events.py): a
+# name no user or group has, and the one such name the pull handler serves.
+ROSTER_QUEUE: Final = EVENT_QUEUE
 MAX_BLOCK_BATCH: Final = 50  # users per block-list call (Agora)
 MAX_REMARK: Final = 100  # characters of a remark (Easemob's REST page)
 

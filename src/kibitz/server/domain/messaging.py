@@ -15,7 +15,7 @@ are written in one group commit and then notified.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple, Protocol
 
@@ -54,6 +54,7 @@ __all__ = [
     "Notice",
     "QueueCount",
     "Registered",
+    "SendRules",
     "Sender",
     "Stored",
     "UserPlanner",
@@ -150,6 +151,14 @@ class Bus(Protocol):
         ...
 
 
+class SendRules(Protocol):
+    """Which recipients of a 1:1 send refuse it (block lists, contacts only: ``contacts``)."""
+
+    async def refusals(self, sender: Sender, recipients: Mapping[str, str]) -> dict[str, ChatError]:
+        """username → why that recipient (username → user id) refuses; the rest accept."""
+        ...
+
+
 class UserPlanner:
     """1:1 sends: the recipient's row and the sender's copy, with this node's memory of
     user ids (a bounded LRU) and of device counts.
@@ -165,9 +174,11 @@ class UserPlanner:
         *,
         shared: bool = False,
         max_cached: int = MAX_CACHED,
+        rules: SendRules | None = None,
     ) -> None:
         self._store = store
         self._presence = presence
+        self._rules = rules
         self._shared = shared
         self._max_cached = max_cached
         self._user_ids: OrderedDict[tuple[str, str], str] = OrderedDict()
@@ -223,7 +234,7 @@ class UserPlanner:
         valid = _valid_names(names)
         online = await self._presence.online_users(app_pk, valid) if send.online_only else None
         user_ids = await self._resolve(app_pk, valid)
-        return self._plan(send, names, user_ids, online)
+        return self._plan(send, names, user_ids, online, await self._refusals(send, user_ids))
 
     async def plan_again(self, send: Send, names: Sequence[str], failed: Planned) -> Planned | None:
         """A cached id may belong to an account deleted meanwhile: look the names up again;
@@ -233,10 +244,16 @@ class UserPlanner:
         for name in valid:
             self.forget_user(app_pk, name)
         online = await self._presence.online_users(app_pk, valid) if send.online_only else None
-        fresh = self._plan(send, names, await self._resolve(app_pk, valid), online)
+        user_ids = await self._resolve(app_pk, valid)
+        fresh = self._plan(send, names, user_ids, online, await self._refusals(send, user_ids))
         if [_rows(s) for s in fresh] == [_rows(s) for s in failed]:
             return None
         return fresh
+
+    async def _refusals(self, send: Send, user_ids: dict[str, str]) -> dict[str, ChatError]:
+        if self._rules is None or not user_ids:
+            return {}
+        return await self._rules.refusals(send.sender, user_ids)
 
     def _plan(
         self,
@@ -244,6 +261,7 @@ class UserPlanner:
         recipients: Sequence[str],
         user_ids: dict[str, str],
         online: set[str] | None,
+        refused: dict[str, ChatError],
     ) -> Planned:
         """Per recipient: an error, or the draft (which inbox rows) and whom to notify.
 
@@ -275,6 +293,9 @@ class UserPlanner:
             if to_id is None and (not send.unknown_ok or not _valid_name(name)):
                 out.append(ChatError(ErrorCode.USER_NOT_FOUND, unknown_user_reason(name)))
                 continue
+            if name in refused:  # nothing is stored, not even the sender's copy
+                out.append(refused[name])
+                continue
             rows: tuple[InboxRow, ...] = ()
             notices: list[Notice] = []
             delivered = online is None or name in online
@@ -301,7 +322,8 @@ class MessagingService:
     """Sends messages: plans each by its target's kind, writes, then notifies.
 
     ``conversations``: the groups, rooms and threads there are (none by default: sends to
-    them are refused as not existing).
+    them are refused as not existing). ``rules``: who refuses 1:1 messages (none: all
+    accept).
     """
 
     def __init__(
@@ -314,11 +336,12 @@ class MessagingService:
         shared: bool = False,
         max_cached: int = MAX_CACHED,
         conversations: Conversations | None = None,
+        rules: SendRules | None = None,
     ) -> None:
         self.store = store
         self._bus = bus
         self._clock = clock
-        self.users = UserPlanner(store, presence, shared=shared, max_cached=max_cached)
+        self.users = UserPlanner(store, presence, shared=shared, max_cached=max_cached, rules=rules)
         known = conversations if conversations is not None else NoConversations()
         # The planner table: a new kind of target is a line here.
         self._planners: dict[TargetKind, Planner] = {

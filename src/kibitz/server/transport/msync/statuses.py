@@ -57,6 +57,10 @@ def send_status(exc: ChatError) -> tuple[pb.Status.ErrorCode, str]:
         return pb.Status.PERMISSION_DENIED, "user is mute"  # 219 (a listed reason)
     if code is ErrorCode.MESSAGE_ILLEGAL_WHITELIST:
         return pb.Status.FAIL, "not in group or chatroom white list"  # 506
+    if code is ErrorCode.USER_PERMISSION_DENIED and exc.description == "blocked":
+        return pb.Status.FAIL, "blocked"  # 603: the recipient blocked the sender
+    if code is ErrorCode.USER_NOT_FRIEND:
+        return pb.Status.FAIL, "nonroster"  # 221: contacts only, and not a contact
     if code is ErrorCode.CHATROOM_NOT_EXIST:
         return pb.Status.FAIL, exc.description  # "grpID x does not exist!" → 705
     return pb.Status.FAIL, exc.description or "message refused"  # 503

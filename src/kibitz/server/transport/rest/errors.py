@@ -93,6 +93,10 @@ REST_ERRORS: Final[dict[ErrorCode, RestErrorSpec]] = {
     ErrorCode.CHATROOM_ALREADY_JOINED: _FORBIDDEN,
     ErrorCode.CHATROOM_MEMBERS_FULL: _FORBIDDEN,
     ErrorCode.THREAD_NOT_EXIST: _RESOURCE_NOT_FOUND,
+    ErrorCode.USER_NOT_FRIEND: _ILLEGAL,  # "updateRemark | they are not friends…" → SDK 221
+    ErrorCode.CONTACT_ADD_FAILED: _spec(400, "contact_add_failed", "ContactAddFailedException"),
+    ErrorCode.CONTACT_REACH_LIMIT: _spec(403, "exceed_limit", "ExceedLimitException"),
+    ErrorCode.CONTACT_REACH_LIMIT_PEER: _spec(403, "exceed_limit", "ExceedLimitException"),
 }
 
 

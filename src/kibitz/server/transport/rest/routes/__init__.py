@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from . import (
     app_settings,
+    contacts,
     devices,
     discovery,
     group_attributes,
@@ -33,4 +34,5 @@ ROUTERS: list[APIRouter] = [
     group_moderation.router,
     group_attributes.router,
     app_settings.router,
+    contacts.router,
 ]
