@@ -22,9 +22,12 @@ from .domain.contacts import ContactRules, ContactService
 from .domain.events import (
     AppSettingsChanged,
     ContactsChanged,
+    DeviceOffline,
+    DeviceOnline,
     GroupChanged,
     KickDevices,
     Notice,
+    PresenceNotify,
     UserChanged,
 )
 from .domain.group_attributes import GroupAttributes
@@ -36,8 +39,10 @@ from .domain.messaging import MessagingService
 from .domain.models import App
 from .domain.passwords import Argon2Hasher
 from .domain.ports import Clock
+from .domain.presence import PresenceService
 from .domain.sessions import SessionService
 from .domain.sync import SyncService
+from .domain.user_attributes import UserAttributes
 from .services import Services
 from .settings import Settings
 from .storage.engine import create_engine
@@ -47,9 +52,12 @@ from .storage.stores.apps import SqlAppStore
 from .storage.stores.contacts import SqlContactStore
 from .storage.stores.groups import SqlGroupStore
 from .storage.stores.messages import SqlMessageStore
+from .storage.stores.presence import SqlPresenceStore
+from .storage.stores.user_attributes import SqlUserAttributeStore
 from .storage.stores.users import SqlUserStore
 from .transport.msync.endpoint import GatewayMiddleware, gateway_route
 from .transport.msync.gateway import Gateway
+from .transport.msync.notify import NotifyBoxes
 from .transport.msync.registry import SessionRegistry
 from .transport.rest import register_rest
 from .transport.rest.http import http_protocol
@@ -112,6 +120,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         events=messaging,
         cursors=sync,
     )
+    notify = NotifyBoxes(sessions, ids, clock)  # presence events for this node's sessions
+    bus.subscribe(PresenceNotify, notify.on_presence)
+    presence = PresenceService(SqlPresenceStore(engine), live_sessions, bus, app_settings, clock)
+    bus.subscribe(DeviceOnline, presence.devices_online)
+    bus.subscribe(DeviceOffline, presence.devices_offline)
     return Services(
         settings=settings,
         clock=clock,
@@ -141,6 +154,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         moderation=GroupModeration(groups, group_store, clock),
         requests=GroupRequests(groups, group_store, clock),
         attributes=GroupAttributes(groups, group_store),
+        presence=presence,
+        user_info=UserAttributes(SqlUserAttributeStore(engine), app_settings),
+        notify=notify,
     )
 
 
@@ -178,6 +194,7 @@ def create_app(
             await asyncio.gather(*closing)
             await services.sessions.kicks_done()
             await live.aclose()  # this node's devices leave the directory
+            await services.presence.aclose()  # the last changes are announced
             await services.messages.aclose()  # every queued write commits before we stop
             await services.cluster.aclose()
             await services.engine.dispose()

@@ -21,10 +21,13 @@ from .domain.groups import GroupService
 from .domain.messaging import MessagingService
 from .domain.nodes import NodeList
 from .domain.ports import Clock
+from .domain.presence import PresenceService
 from .domain.sessions import SessionService
 from .domain.sync import SyncService
+from .domain.user_attributes import UserAttributes
 from .settings import Settings
 from .storage.stores.messages import SqlMessageStore
+from .transport.msync.notify import NotifyBoxes
 from .transport.msync.registry import SessionRegistry
 
 __all__ = ["Services"]
@@ -52,3 +55,6 @@ class Services:
     moderation: GroupModeration
     requests: GroupRequests
     attributes: GroupAttributes
+    presence: PresenceService  # publish, subscribe, and telling followers
+    user_info: UserAttributes  # user attributes (Agora's user info)
+    notify: NotifyBoxes  # this node's sessions' NOTIFY metas (presence events)

@@ -37,7 +37,10 @@ __all__ = [
     "inbox",
     "messages",
     "metadata",
+    "presence",
+    "presence_subscriptions",
     "queues",
+    "user_attributes",
     "user_blocks",
     "users",
 ]
@@ -294,4 +297,38 @@ files = Table(
     Column("group_id", String(32), nullable=True),
     Index("ix_files_app_created", "app_pk", "created_ms"),
     Index("ix_files_group", "group_id", "created_ms"),
+)
+
+# -- user attributes and presence (migration 0009) ----------------------------------------
+# A user's attributes are one JSON object (``size``: its bytes as the limit counts them, so
+# an app's capacity is one SUM); presence is a row per user (its description, the status
+# each live device published, when it last changed) and a row per subscription, found by
+# its target for the fan-out. Every user column cascades from ``users``.
+
+user_attributes = Table(
+    "user_attributes",
+    metadata,
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("app_pk", String(36), ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Index("ix_user_attributes_app_pk", "app_pk"),
+)
+
+presence = Table(
+    "presence",
+    metadata,
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("ext", Text, nullable=False),
+    Column("statuses", Text, nullable=False),
+    Column("last_ms", BigInteger, nullable=False),
+)
+
+presence_subscriptions = Table(
+    "presence_subscriptions",
+    metadata,
+    Column("subscriber", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("target", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("expires_ms", BigInteger, nullable=False),
+    Index("ix_presence_subscriptions_target", "target"),
 )

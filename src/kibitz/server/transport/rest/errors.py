@@ -93,6 +93,11 @@ REST_ERRORS: Final[dict[ErrorCode, RestErrorSpec]] = {
     ErrorCode.CHATROOM_ALREADY_JOINED: _FORBIDDEN,
     ErrorCode.CHATROOM_MEMBERS_FULL: _FORBIDDEN,
     ErrorCode.THREAD_NOT_EXIST: _RESOURCE_NOT_FOUND,
+    # user attributes and presence (agora-rest.md §3.3, §3.8): the Web SDK reads 400
+    # "ext is too big " as 1100; 900/901 reach it as 17 with the description
+    ErrorCode.USERINFO_USERCOUNT_EXCEED: _ILLEGAL,
+    ErrorCode.USERINFO_DATALENGTH_EXCEED: _ILLEGAL,
+    ErrorCode.PRESENCE_PARAM_LENGTH_EXCEED: _ILLEGAL,
     ErrorCode.USER_NOT_FRIEND: _ILLEGAL,  # "updateRemark | they are not friends…" → SDK 221
     ErrorCode.CONTACT_ADD_FAILED: _spec(400, "contact_add_failed", "ContactAddFailedException"),
     ErrorCode.CONTACT_REACH_LIMIT: _spec(403, "exceed_limit", "ExceedLimitException"),

@@ -14,6 +14,7 @@ from kibitz.server.domain.group_events import EVENT_QUEUE
 
 from ..connection import Connection
 from ..frames import send_fail_frame, sync_batch_frame, sync_error_frame
+from ..notify import NOTIFY_QUEUE
 from .context import Context
 
 __all__ = ["sync"]
@@ -47,6 +48,9 @@ async def _pull(ctx: Context, conn: Connection, ul: pb.CommSyncUL) -> None:
     app_key = login.app.app_key
     # Group and room ids are names too (digits): nothing else names a queue.
     queue = conversation_queue(name) if ul.queue.domain == GROUP_DOMAIN else name
+    if name == NOTIFY_QUEUE:
+        _pull_notify(ctx, conn, ul)
+        return
     if not USERNAME_RE.match(name) and name != EVENT_QUEUE:
         conn.send(sync_batch_frame(app_key, queue, [], s.clock.now_ms()))
         return
@@ -64,3 +68,16 @@ async def _pull(ctx: Context, conn: Connection, ul: pb.CommSyncUL) -> None:
         conn.send(sync_batch_frame(app_key, queue, rows, s.clock.now_ms()))
     finally:
         conn.end_pull(queue)
+
+
+def _pull_notify(ctx: Context, conn: Connection, ul: pb.CommSyncUL) -> None:
+    """The session's NOTIFY metas (presence), held in memory (``notify.py``)."""
+    login = conn.login
+    assert login is not None
+    s = ctx.services
+    conn.begin_pull(NOTIFY_QUEUE)
+    try:
+        rows = s.notify.pull(conn, ul.key, s.settings.sync_batch_size)
+        conn.send(sync_batch_frame(login.app.app_key, NOTIFY_QUEUE, rows, s.clock.now_ms()))
+    finally:
+        conn.end_pull(NOTIFY_QUEUE)

@@ -14,8 +14,10 @@ from . import (
     group_moderation,
     groups,
     messages,
+    presence,
     sdk,
     token,
+    user_attributes,
     users,
 )
 
@@ -34,5 +36,7 @@ ROUTERS: list[APIRouter] = [
     group_moderation.router,
     group_attributes.router,
     app_settings.router,
+    user_attributes.router,
+    presence.router,
     contacts.router,
 ]
