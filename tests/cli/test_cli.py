@@ -141,18 +141,16 @@ def test_app_settings_show_change_and_refuse(tmp_path: Path) -> None:
         "settings",
         "acme",
         "chat",
-        "group_read_receipts=off",
+        "presence=off",
         "group_offline_messages=0",
         check=False,
     )
     assert bad.returncode != 0 and "group_offline_messages must be between" in bad.stderr
     unknown = kibitz(tmp_path, "app", "settings", "acme", "chat", "colour=blue", check=False)
     assert unknown.returncode != 0 and "unknown setting colour" in unknown.stderr
-    assert kibitz(
-        tmp_path, "app", "settings", "acme", "chat", "group_read_receipts", check=False
-    ).returncode
+    assert kibitz(tmp_path, "app", "settings", "acme", "chat", "presence", check=False).returncode
     final = json.loads(kibitz(tmp_path, "app", "settings", "acme", "chat", "--json").stdout)
-    assert final["group_read_receipts"] is True  # the refused batch changed nothing
+    assert final["presence"] is True  # the refused batch changed nothing
     missing = kibitz(tmp_path, "app", "settings", "acme", "nope", check=False)
     assert missing.returncode != 0
 

@@ -33,6 +33,7 @@ from .domain.events import (
 from .domain.group_attributes import GroupAttributes
 from .domain.group_cache import CachingGroupStore
 from .domain.group_moderation import GroupModeration
+from .domain.group_receipts import GroupReceipts
 from .domain.group_requests import GroupRequests
 from .domain.groups import GroupConversations, GroupService
 from .domain.messaging import MessagingService
@@ -50,6 +51,7 @@ from .storage.migrate import migrate
 from .storage.stores.app_settings import SqlAppSettingsStore
 from .storage.stores.apps import SqlAppStore
 from .storage.stores.contacts import SqlContactStore
+from .storage.stores.group_receipts import SqlReceiptStore
 from .storage.stores.groups import SqlGroupStore
 from .storage.stores.messages import SqlMessageStore
 from .storage.stores.presence import SqlPresenceStore
@@ -154,6 +156,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         moderation=GroupModeration(groups, group_store, clock),
         requests=GroupRequests(groups, group_store, clock),
         attributes=GroupAttributes(groups, group_store),
+        receipts=GroupReceipts(
+            groups, SqlReceiptStore(engine), app_settings, messaging, clock, ids
+        ),
         presence=presence,
         user_info=UserAttributes(SqlUserAttributeStore(engine), app_settings),
         notify=notify,

@@ -16,6 +16,7 @@ from .domain.auth import AuthService
 from .domain.contacts import ContactService
 from .domain.group_attributes import GroupAttributes
 from .domain.group_moderation import GroupModeration
+from .domain.group_receipts import GroupReceipts
 from .domain.group_requests import GroupRequests
 from .domain.groups import GroupService
 from .domain.messaging import MessagingService
@@ -55,6 +56,7 @@ class Services:
     moderation: GroupModeration
     requests: GroupRequests
     attributes: GroupAttributes
+    receipts: GroupReceipts
     presence: PresenceService  # publish, subscribe, and telling followers
     user_info: UserAttributes  # user attributes (Agora's user info)
     notify: NotifyBoxes  # this node's sessions' NOTIFY metas (presence events)

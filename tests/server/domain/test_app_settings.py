@@ -88,12 +88,12 @@ async def test_reads_come_from_memory_until_a_node_announces_a_change() -> None:
     here, there = AppSettingsService(store, bus, Clock()), AppSettingsService(store, bus, Clock())
     bus.subscribe(AppSettingsChanged, here.settings_changed)
     bus.subscribe(AppSettingsChanged, there.settings_changed)
-    assert (await there.get("a1")).group_read_receipts is True
+    assert (await there.get("a1")).presence is True
     loads = store.loads
     await there.get("a1")
     assert store.loads == loads  # cached
-    await here.update("a1", {"group_read_receipts": False})
-    assert (await there.get("a1")).group_read_receipts is False
+    await here.update("a1", {"presence": False})
+    assert (await there.get("a1")).presence is False
 
 
 async def test_a_change_written_without_the_bus_is_seen_once_the_copy_expires() -> None:

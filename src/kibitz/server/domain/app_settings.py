@@ -87,7 +87,7 @@ def _switch(name: str, default: bool, doc: str) -> Setting:
 SETTINGS: tuple[Setting, ...] = (
     _int("max_group_users", 5_000, 1, 100_000, "the largest maxusers a group may have"),
     _int("group_offline_messages", 200, 1, 100_000, "a group's messages kept per offline member"),
-    _switch("group_read_receipts", True, "members may send read receipts for group messages"),
+    _switch("group_read_receipts", False, "members may send read receipts (Agora: off)"),
     _int("group_read_receipt_max_users", 200, 1, 5_000, "largest group with read receipts"),
     _int("contacts_per_user", 10_000, 1, 100_000, "contacts a user may have"),
     _int("blocklist_per_user", 500, 1, 10_000, "users one user may block"),
@@ -108,7 +108,7 @@ class AppSettings:
 
     max_group_users: int = 5_000
     group_offline_messages: int = 200
-    group_read_receipts: bool = True
+    group_read_receipts: bool = False
     group_read_receipt_max_users: int = 200
     contacts_per_user: int = 10_000
     blocklist_per_user: int = 500

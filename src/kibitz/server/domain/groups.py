@@ -426,6 +426,10 @@ class GroupService:
             )
         return role
 
+    async def user_id(self, app: App, name: str) -> str | None:
+        """The user id behind ``name``, or None when it has no account."""
+        return (await self._users.user_ids(app.id, [name])).get(name)
+
     async def user_ids(self, app: App, names: Sequence[str]) -> dict[str, str]:
         """Their user ids; USER_NOT_FOUND naming the first without an account."""
         bad = [n for n in names if not isinstance(n, str) or not USERNAME_RE.match(n)]

@@ -32,6 +32,7 @@ __all__ = [
     "group_lists",
     "group_member_attrs",
     "group_members",
+    "group_read_acks",
     "groups",
     "id_floor",
     "inbox",
@@ -331,4 +332,15 @@ presence_subscriptions = Table(
     Column("target", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("expires_ms", BigInteger, nullable=False),
     Index("ix_presence_subscriptions_target", "target"),
+)
+
+# Who read which group message (group read receipts, domain/group_receipts.py): kept for
+# the 3 days a receipt may be sent; each new receipt clears the group's older rows.
+group_read_acks = Table(
+    "group_read_acks",
+    metadata,
+    Column("group_id", String(32), ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("msg_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("username", String(64), primary_key=True),
+    Column("read_ms", BigInteger, nullable=False),
 )

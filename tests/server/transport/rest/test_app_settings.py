@@ -53,17 +53,13 @@ async def test_a_user_token_and_another_app_cannot_touch_them(harness: AppHarnes
     await register(h, "alice")
     alice = bearer(await user_token(h, "alice"))
     assert_error(await h.http.get(f"{h.base}/settings", headers=alice), 401, "unauthorized")
-    refused = await h.http.put(
-        f"{h.base}/settings", json={"group_read_receipts": False}, headers=alice
-    )
+    refused = await h.http.put(f"{h.base}/settings", json={"presence": False}, headers=alice)
     assert_error(refused, 401, "unauthorized")
     other = await h.services.apps.create("acme", "other")
     other_token = h.services.auth.issue_app_token(other).access_token
-    await h.http.put(
-        "/acme/other/settings", json={"group_read_receipts": False}, headers=bearer(other_token)
-    )
+    await h.http.put("/acme/other/settings", json={"presence": False}, headers=bearer(other_token))
     mine = (await h.http.get(f"{h.base}/settings", headers=h.admin_headers())).json()["data"]
-    assert mine["group_read_receipts"] is True
+    assert mine["presence"] is True
     cross = await h.http.get(f"{h.base}/settings", headers=bearer(other_token))
     assert_error(cross, 401, "auth_bad_access_token")
 

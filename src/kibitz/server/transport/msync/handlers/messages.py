@@ -54,7 +54,10 @@ async def _send(
     assert login is not None
     sender = Sender(login.app, login.user.username, login.user.id, login.resource)
     try:
-        stored = await s.messaging.send(sender, to, body, online_only=online_only)
+        if to.kind is TargetKind.GROUP and body.type == pb.MessageBody.READ_ACK:
+            stored = await s.receipts.read(sender, to.name, body)  # counted, not stored
+        else:
+            stored = await s.messaging.send(sender, to, body, online_only=online_only)
     except ChatError as exc:
         code, reason = send_status(exc)
         conn.send(send_fail_frame(meta_id, code, reason, s.clock.now_ms()))
