@@ -44,6 +44,8 @@ PATH_VALUES = {
     "group_ids": "1",
     "usernames": "alice",
     "which": "white",
+    "friend": "bob",
+    "blocked": "bob",
 }
 
 

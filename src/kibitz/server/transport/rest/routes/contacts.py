@@ -46,16 +46,16 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class ApplyBody(_Body):
+class ContactApplyBody(_Body):
     usernames: list[str] = Field(min_length=1, max_length=1)
     reason: str | SkipJsonSchema[None] = None
 
 
-class RemarkBody(_Body):
+class ContactRemarkBody(_Body):
     remark: str = Field(max_length=100)
 
 
-class BlockBody(_Body):
+class BlockUsersBody(_Body):
     usernames: list[str] | str = Field(description=f"≤ {MAX_BLOCK_BATCH} users, or one")
 
 
@@ -105,8 +105,10 @@ async def _entity(request: Request, app: App, username: str) -> dict[str, Any]:
 # -- requests and answers ----------------------------------------------------------------
 
 
-@router.post("/users/{username}/contacts/apply", **_doc(ApplyBody))
-async def apply(request: Request, app: AppDep, _: SelfOrAdminDep, username: str) -> JSONResponse:
+@router.post("/users/{username}/contacts/apply", **_doc(ContactApplyBody))
+async def contact_apply(
+    request: Request, app: AppDep, _: SelfOrAdminDep, username: str
+) -> JSONResponse:
     body = await json_object(request)
     names = _names(body.get("usernames"))
     if len(names) != 1:
@@ -118,7 +120,7 @@ async def apply(request: Request, app: AppDep, _: SelfOrAdminDep, username: str)
 
 
 @router.post("/users/{username}/contacts/accept/users/{friend}", **_doc())
-async def accept(
+async def contact_accept(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str, friend: str
 ) -> JSONResponse:
     await services_of(request).contacts.accept(app, username, friend, resource_of(request))
@@ -126,7 +128,7 @@ async def accept(
 
 
 @router.post("/users/{username}/contacts/decline/users/{friend}", **_doc())
-async def decline(
+async def contact_decline(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str, friend: str
 ) -> JSONResponse:
     await services_of(request).contacts.decline(app, username, friend, resource_of(request))
@@ -163,15 +165,15 @@ async def _remark(request: Request, app: App, username: str, friend: str) -> JSO
     return ok(request, app, path=f"/users/{username}/contacts", extra={"status": "ok"})
 
 
-@router.put("/users/{username}/contacts/users/{friend}", **_doc(RemarkBody))
-async def set_remark(
+@router.put("/users/{username}/contacts/users/{friend}", **_doc(ContactRemarkBody))
+async def contact_remark(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str, friend: str
 ) -> JSONResponse:
     return await _remark(request, app, username, friend)
 
 
-@router.put("/user/{username}/contacts/users/{friend}", **_doc(RemarkBody))
-async def set_remark_user(
+@router.put("/user/{username}/contacts/users/{friend}", **_doc(ContactRemarkBody))
+async def contact_remark_user(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str, friend: str
 ) -> JSONResponse:
     return await _remark(request, app, username, friend)
@@ -186,12 +188,16 @@ async def _all(request: Request, app: App, username: str) -> JSONResponse:
 
 
 @router.get("/users/{username}/contacts/users", **_doc())
-async def contacts(request: Request, app: AppDep, _: SelfOrAdminDep, username: str) -> JSONResponse:
+async def contact_list(
+    request: Request, app: AppDep, _: SelfOrAdminDep, username: str
+) -> JSONResponse:
     return await _all(request, app, username)
 
 
 @router.get("/users/{username}/rosters", **_doc())
-async def rosters(request: Request, app: AppDep, _: SelfOrAdminDep, username: str) -> JSONResponse:
+async def contact_rosters(
+    request: Request, app: AppDep, _: SelfOrAdminDep, username: str
+) -> JSONResponse:
     return await _all(request, app, username)
 
 
@@ -232,30 +238,32 @@ async def _block(request: Request, app: App, username: str, on: bool) -> list[st
     return await contacts.unblock(app, username, names)
 
 
-@router.post("/sdk/user/{username}/blocks", **_doc(BlockBody))
-async def sdk_block(
+@router.post("/sdk/user/{username}/blocks", **_doc(BlockUsersBody))
+async def sdk_block_users(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str
 ) -> JSONResponse:
     names = await _block(request, app, username, True)
     return ok(request, app, path=f"/sdk/user/{username}/blocks", data=names)
 
 
-@router.delete("/sdk/user/{username}/blocks", **_doc(BlockBody))
-async def sdk_unblock(
+@router.delete("/sdk/user/{username}/blocks", **_doc(BlockUsersBody))
+async def sdk_unblock_users(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str
 ) -> JSONResponse:
     names = await _block(request, app, username, False)
     return ok(request, app, path=f"/sdk/user/{username}/blocks", data=names)
 
 
-@router.post("/users/{username}/blocks/users", **_doc(BlockBody))
-async def block(request: Request, app: AppDep, _: SelfOrAdminDep, username: str) -> JSONResponse:
+@router.post("/users/{username}/blocks/users", **_doc(BlockUsersBody))
+async def block_users(
+    request: Request, app: AppDep, _: SelfOrAdminDep, username: str
+) -> JSONResponse:
     names = await _block(request, app, username, True)
     return ok(request, app, path=f"/users/{username}/blocks", entities=[], data=names)
 
 
 @router.delete("/users/{username}/blocks/users/{blocked}", **_doc())
-async def unblock(
+async def unblock_user(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str, blocked: str
 ) -> JSONResponse:
     await services_of(request).contacts.unblock(app, username, [blocked])
@@ -264,7 +272,9 @@ async def unblock(
 
 
 @router.get("/users/{username}/blocks/users", **_doc())
-async def blocked(request: Request, app: AppDep, _: SelfOrAdminDep, username: str) -> JSONResponse:
+async def blocked_users(
+    request: Request, app: AppDep, _: SelfOrAdminDep, username: str
+) -> JSONResponse:
     q = request.query_params
     everyone = await services_of(request).contacts.blocked(app, username)
     paged = q.get("pageSize") not in (None, "", "undefined", "null") or _cursor(q.get("cursor"))
