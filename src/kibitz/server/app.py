@@ -112,6 +112,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         batch_size=settings.sync_batch_size,
         counts=messaging,
         conversations=conversations,
+        settings=app_settings,
     )
     groups = GroupService(
         group_store,

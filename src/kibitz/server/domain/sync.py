@@ -17,7 +17,8 @@ from typing import Final, Protocol
 
 from kibitz.protocol import ChatError, ErrorCode
 
-from .conversations import Conversations, NoConversations, is_conversation_queue
+from .app_settings import AppSettingsReader
+from .conversations import Conversation, Conversations, NoConversations, is_conversation_queue
 from .messaging import Device, MessageStore, QueueCount
 
 __all__ = ["MAX_KEY", "DeviceCounts", "SyncService"]
@@ -42,7 +43,9 @@ class SyncService:
         batch_size: int,
         counts: DeviceCounts | None = None,
         conversations: Conversations | None = None,
+        settings: AppSettingsReader | None = None,
     ) -> None:
+        self._settings = settings
         self._store = store
         self._batch = batch_size
         self._counts = counts
@@ -58,12 +61,20 @@ class SyncService:
             self._counts.device_count(owner, registered.devices)
         cursors = await self._store.online(owner, resource)
         # A conversation joined since this device last read it starts at the joining:
-        # what was said before is history, not unread.
+        # what was said before is history, not unread. Nor does a device that was away
+        # long get more than the app's last ``group_offline_messages`` (Agora: 200).
         for conversation in await self._conversations.joined(owner):
-            if conversation.since > cursors.get(conversation.queue, 0):
-                await self._store.ack(owner, resource, conversation.queue, conversation.since)
-                cursors[conversation.queue] = conversation.since
+            floor = max(conversation.since, await self._offline_floor(conversation))
+            if floor > cursors.get(conversation.queue, 0):
+                await self._store.ack(owner, resource, conversation.queue, floor)
+                cursors[conversation.queue] = floor
         return cursors
+
+    async def _offline_floor(self, conversation: Conversation) -> int:
+        if self._settings is None:
+            return 0
+        keep = (await self._settings.get(conversation.app_pk)).group_offline_messages
+        return await self._store.nth_newest(conversation.key, conversation.queue, keep)
 
     def device_offline(self, owner: str, resource: str) -> None:
         """No session of that device is left on this node."""

@@ -166,6 +166,20 @@ class SqlMessageStore:
         async with self._engine.connect() as conn:
             return [(int(r[0]), bytes(r[1])) for r in await conn.execute(_PULL, params)]
 
+    async def nth_newest(self, rows_owner: str, queue: str, n: int) -> int:
+        """The id of the queue's (n+1)-th newest row: a cursor there leaves the n newest
+        unread (0 when the queue holds no more than n)."""
+        query = (
+            select(inbox.c.msg_id)
+            .where(inbox.c.owner == rows_owner, inbox.c.queue == queue)
+            .order_by(inbox.c.msg_id.desc())
+            .offset(n)
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            found = await conn.scalar(query)
+        return int(found or 0)
+
     async def devices(self, owner: str) -> list[Device]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(_DEVICES, {"owner": owner})
