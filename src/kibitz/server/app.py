@@ -30,6 +30,7 @@ from .domain.events import (
     PresenceNotify,
     UserChanged,
 )
+from .domain.files import FileService
 from .domain.group_attributes import GroupAttributes
 from .domain.group_cache import CachingGroupStore
 from .domain.group_moderation import GroupModeration
@@ -44,12 +45,15 @@ from .domain.presence import PresenceService
 from .domain.sessions import SessionService
 from .domain.sync import SyncService
 from .domain.user_attributes import UserAttributes
+from .files.setup import build_file_store
+from .files.thumbnails import PillowThumbnailer
 from .services import Services
 from .settings import Settings
 from .storage.engine import create_engine
 from .storage.migrate import migrate
 from .storage.stores.app_settings import SqlAppSettingsStore
 from .storage.stores.apps import SqlAppStore
+from .storage.stores.files import SqlFileMetaStore
 from .storage.stores.contacts import SqlContactStore
 from .storage.stores.group_receipts import SqlReceiptStore
 from .storage.stores.groups import SqlGroupStore
@@ -163,6 +167,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         presence=presence,
         user_info=UserAttributes(SqlUserAttributeStore(engine), app_settings),
         notify=notify,
+        files=FileService(
+            build_file_store(settings),
+            SqlFileMetaStore(engine),
+            app_settings,
+            clock,
+            PillowThumbnailer(),
+        ),
     )
 
 
@@ -188,11 +199,13 @@ def create_app(
         await services.messages.start()
         if on_default_app is not None and not await services.apps.all_apps():
             on_default_app(await services.apps.create("kibitz", "demo"))
+        sweeps = asyncio.create_task(services.files.sweep_forever(settings.file_sweep_interval_s))
         app.state.ready = True
         try:
             yield
         finally:
             app.state.ready = False
+            sweeps.cancel()
             closing = []
             for app_pk, username, session in services.sessions.all_sessions():
                 services.sessions.remove(app_pk, username, session)
@@ -203,6 +216,7 @@ def create_app(
             await services.presence.aclose()  # the last changes are announced
             await services.messages.aclose()  # every queued write commits before we stop
             await services.cluster.aclose()
+            await services.files.store.aclose()
             await services.engine.dispose()
 
     app = FastAPI(title="kibitz", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)

@@ -13,6 +13,7 @@ from .domain.accounts import AccountService
 from .domain.app_settings import AppSettingsService
 from .domain.apps import AppService
 from .domain.auth import AuthService
+from .domain.files import FileService
 from .domain.contacts import ContactService
 from .domain.group_attributes import GroupAttributes
 from .domain.group_moderation import GroupModeration
@@ -60,3 +61,4 @@ class Services:
     presence: PresenceService  # publish, subscribe, and telling followers
     user_info: UserAttributes  # user attributes (Agora's user info)
     notify: NotifyBoxes  # this node's sessions' NOTIFY metas (presence events)
+    files: FileService  # attachments: bytes in the file store, rows in the database

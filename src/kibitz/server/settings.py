@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     max_frame_bytes: int = Field(default=256 * 1024, ge=1024)
     sync_batch_size: int = Field(default=100, ge=1, le=1000)
 
+    # Attachments: a directory (default {data_dir}/files) or s3://bucket/prefix (endpoint and
+    # credentials from the usual AWS settings); how often the retention sweep runs.
+    file_store: str | None = None
+    file_sweep_interval_s: float = Field(default=3_600.0, gt=0)
+
     # Per-app limits (groups, contacts, files, ...) are the apps' own settings, changeable
     # live: domain/app_settings.py, GET/PUT /{org}/{app}/settings, kibitz app settings.
 

@@ -18,6 +18,7 @@ __all__ = [
     "FileRecord",
     "FileStore",
     "Thumbnailer",
+    "UploadInfo",
     "blob_key",
     "thumbnail_key",
 ]
@@ -35,6 +36,17 @@ def blob_key(app_pk: str, uuid: str) -> str:
 
 def thumbnail_key(app_pk: str, uuid: str) -> str:
     return f"{app_pk}/{uuid}.thumb"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadInfo:
+    """What the client says of a file, known only once its stream has been read (a
+    multipart part's headers, fields after the file)."""
+
+    filename: str = ""
+    content_type: str = ""
+    thumb_width: int | None = None
+    thumb_height: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,11 @@ The rules, after Agora (agora-rest.md §3.2, agora-protocol-2.md §15):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import uuid as uuid_mod
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import replace
 from typing import Final
 
@@ -32,6 +33,7 @@ from .file_models import (
     FileRecord,
     FileStore,
     Thumbnailer,
+    UploadInfo,
     blob_key,
     thumbnail_key,
 )
@@ -110,18 +112,15 @@ class FileService:
         app: App,
         owner: str,
         chunks: AsyncIterable[bytes],
+        describe: Callable[[], UploadInfo] = UploadInfo,
         *,
-        filename: str = "",
-        content_type: str = "",
         restricted: bool = True,
-        thumb_width: int | None = None,
-        thumb_height: int | None = None,
         group_id: str | None = None,
         max_bytes: int | None = None,
     ) -> FileRecord:
         """Store one file; raises ChatError FILE_TOO_LARGE, FILE_INVALID or
-        FILE_UPLOAD_FAILED, having kept nothing. ``max_bytes`` lowers the app's cap (a
-        group's shared files: 10 MB)."""
+        FILE_UPLOAD_FAILED, having kept nothing. ``describe`` is asked once the stream is
+        read; ``max_bytes`` lowers the app's cap (a group's shared files: 10 MB)."""
         cap = await self.max_bytes(app)
         if max_bytes is not None:
             cap = min(cap, max_bytes)
@@ -139,17 +138,18 @@ class FileService:
         if size == 0:
             await self._forget_blob(key)
             raise ChatError(ErrorCode.FILE_INVALID, "the file is empty")
+        info = describe()
         record = FileRecord(
             uuid=file_id,
             app_pk=app.id,
             owner=owner,
             size=size,
-            content_type=_clean_content_type(content_type),
-            filename=_clean_filename(filename),
+            content_type=_clean_content_type(info.content_type),
+            filename=_clean_filename(info.filename),
             restricted=restricted,
             secret=secrets.token_urlsafe(24),
-            thumb_width=_thumb_side(thumb_width),
-            thumb_height=_thumb_side(thumb_height),
+            thumb_width=_thumb_side(info.thumb_width),
+            thumb_height=_thumb_side(info.thumb_height),
             thumbnail="",
             created_ms=self._clock.now_ms(),
             group_id=group_id,
@@ -272,6 +272,18 @@ class FileService:
                 if len(old) < batch:
                     break
         return removed
+
+    async def sweep_forever(self, interval_s: float) -> None:
+        """The retention task: a bounded sweep every ``interval_s``, until cancelled."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                removed = await self.sweep()
+            except Exception as exc:  # the store or database is down: try again next time
+                log.warning("file retention sweep failed: %s", type(exc).__name__)
+                continue
+            if removed:
+                log.info("file retention sweep removed %d files", removed)
 
     async def forget_app(self, app_pk: str, batch: int = 500) -> int:
         """Delete an app's blobs (its rows go with the app by cascade): called before the

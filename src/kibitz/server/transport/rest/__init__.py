@@ -18,6 +18,7 @@ from .errors import install_error_handlers
 from .middleware import AgoraCORSMiddleware, RequestGuard
 from .openapi import install_openapi
 from .routes import ROUTERS
+from .uploads import MAX_UPLOAD_BYTES, UPLOAD_PATHS
 
 __all__ = ["register_rest"]
 
@@ -37,7 +38,11 @@ def register_rest(app: FastAPI) -> None:
     ]
     install_openapi(app)
     app.add_middleware(
-        RequestGuard, max_body_bytes=settings.max_body_bytes, now_ms=services.clock.now_ms
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        now_ms=services.clock.now_ms,
+        upload_paths=UPLOAD_PATHS,  # streamed by their routes, under each app's file cap
+        max_upload_bytes=MAX_UPLOAD_BYTES,
     )
     app.add_middleware(
         AgoraCORSMiddleware,

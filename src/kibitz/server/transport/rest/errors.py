@@ -93,6 +93,16 @@ REST_ERRORS: Final[dict[ErrorCode, RestErrorSpec]] = {
     ErrorCode.CHATROOM_ALREADY_JOINED: _FORBIDDEN,
     ErrorCode.CHATROOM_MEMBERS_FULL: _FORBIDDEN,
     ErrorCode.THREAD_NOT_EXIST: _RESOURCE_NOT_FOUND,
+    # attachments (agora-rest.md §6.2, agora-protocol-2.md §15): only a 400 fails the
+    # Web SDK's upload at once; its download reads 403 "chatfile no permission" as 222
+    ErrorCode.FILE_NOT_FOUND: _NOT_FOUND,
+    ErrorCode.FILE_INVALID: _ILLEGAL,
+    ErrorCode.FILE_UPLOAD_FAILED: _INTERNAL,
+    ErrorCode.FILE_DOWNLOAD_FAILED: _FORBIDDEN,
+    ErrorCode.FILE_DELETE_FAILED: _INTERNAL,
+    ErrorCode.FILE_TOO_LARGE: _spec(
+        413, "request_entity_too_large", "RequestEntityTooLargeException"
+    ),
     # user attributes and presence (agora-rest.md §3.3, §3.8): the Web SDK reads 400
     # "ext is too big " as 1100; 900/901 reach it as 17 with the description
     ErrorCode.USERINFO_USERCOUNT_EXCEED: _ILLEGAL,

@@ -1,12 +1,15 @@
 """The ASGI guard in front of REST: stamps the start time and caps the request body.
 
 The cap counts the bytes actually received, not only ``Content-Length``, so a chunked or
-lying client cannot stream more than ``max_body_bytes`` into a handler.
+lying client cannot stream more than ``max_body_bytes`` into a handler. Uploads (paths
+matching ``upload_paths``) are streamed to storage by their route, which applies the app's
+own file cap; here they get the ceiling ``max_upload_bytes`` instead.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
@@ -34,18 +37,30 @@ class BodyTooLarge(Exception):
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, now_ms: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        now_ms: Callable[[], int],
+        upload_paths: re.Pattern[str] | None = None,
+        max_upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.now_ms = now_ms
+        self.upload_paths = upload_paths
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         scope[STARTED_KEY] = time.perf_counter()
-        if self._declared_length(scope) > self.max_body_bytes:
-            await self._reject(scope, send)
+        limit = self.max_body_bytes
+        if self.upload_paths is not None and self.upload_paths.fullmatch(scope["path"]):
+            limit = max(limit, self.max_upload_bytes)
+        if self._declared_length(scope) > limit:
+            await self._reject(scope, send, limit)
             return
         received = 0
         started = False
@@ -55,7 +70,7 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise BodyTooLarge
             return message
 
@@ -70,7 +85,7 @@ class RequestGuard:
         except BodyTooLarge:
             if started:  # too late to answer; the connection is dropped
                 raise
-            await self._reject(scope, send)
+            await self._reject(scope, send, limit)
 
     @staticmethod
     def _declared_length(scope: Scope) -> int:
@@ -82,16 +97,14 @@ class RequestGuard:
                     return 0
         return 0
 
-    async def _reject(self, scope: Scope, send: Send) -> None:
+    async def _reject(self, scope: Scope, send: Send, limit: int) -> None:
         body = json.dumps(
             {
                 "error": "request_entity_too_large",
                 "exception": "kibitz.rest.RequestEntityTooLargeException",
                 "timestamp": self.now_ms(),
                 "duration": elapsed_ms(scope),
-                "error_description": (
-                    f"The request body exceeds the limit of {self.max_body_bytes} bytes."
-                ),
+                "error_description": (f"The request body exceeds the limit of {limit} bytes."),
             },
             separators=(",", ":"),
         ).encode()

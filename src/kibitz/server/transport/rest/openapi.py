@@ -35,7 +35,7 @@ _FASTAPI_422: Final = ("HTTPValidationError", "ValidationError")
 
 # app: an app token (or a 007 token with the app privilege); self: that, or a user token of
 # the user in the path; user: a user token only; optional: none, but some variants take one.
-Credential = Literal["app", "self", "user", "member", "optional"] | None
+Credential = Literal["app", "self", "user", "member", "any", "optional"] | None
 
 _CREDENTIALS: Final[dict[str, str]] = {
     "app": "Needs an app token.",
@@ -43,6 +43,7 @@ _CREDENTIALS: Final[dict[str, str]] = {
     "user": "Needs a user token of the user in the path.",
     "member": "Needs an app token, or a user token of any user of the app, who acts as "
     "itself (what that user may do is the group's rules: owner, admin, member).",
+    "any": "Needs an app token, or a user token of any user of the app.",
     "optional": "No credential, except the `agora` grant (a 007 app token) and the "
     "`inherit` grant (an app token).",
 }
@@ -103,20 +104,26 @@ def operation(
     body: type[BaseModel] | None = None,
     errors: Iterable[int] = (),
     parameters: list[dict[str, Any]] | None = None,
+    responses: dict[int, dict[str, Any]] | None = None,
+    body_doc: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Decorator keyword arguments documenting one route (nothing here runs per request).
 
     Every operation may answer 400 and 404 (its app is in the path); one with a credential
-    401, one with a body 413; ``errors`` adds the others it can give.
+    401, one with a body 413; ``errors`` adds the others it can give. ``responses``
+    replaces or adds answers (a download's bytes); ``body_doc`` is a request body that
+    is not JSON (an upload's multipart form), whole as OpenAPI's ``requestBody``.
     """
     statuses = {400, 404, *errors}
     if credential is not None and credential != "optional":
         statuses.add(401)
-    if body is not None:
+    if body is not None or body_doc is not None:
         statuses.add(413)
-    responses: dict[int | str, dict[str, Any]] = {200: {"model": ok, "description": "Success"}}
+    answers: dict[int | str, dict[str, Any]] = {200: {"model": ok, "description": "Success"}}
     for status in sorted(statuses):
-        responses[status] = {"model": ErrorBody, "description": _ERRORS[status]}
+        answers[status] = {"model": ErrorBody, "description": _ERRORS[status]}
+    for status, answer in (responses or {}).items():
+        answers[status] = answer
     extra: dict[str, Any] = {}
     if credential == "optional":
         extra["security"] = [{}, {BEARER: []}]
@@ -126,9 +133,11 @@ def operation(
         extra["x-kibitz-credential"] = _CREDENTIALS[credential]
     if body is not None:
         extra.update(_request_body(body))
+    if body_doc is not None:
+        extra["requestBody"] = body_doc
     if parameters:
         extra["parameters"] = parameters
-    return {"responses": responses, "openapi_extra": extra}
+    return {"responses": answers, "openapi_extra": extra}
 
 
 def _complete(document: dict[str, Any]) -> dict[str, Any]:

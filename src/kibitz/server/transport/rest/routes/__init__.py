@@ -9,6 +9,7 @@ from . import (
     contacts,
     devices,
     discovery,
+    files,
     group_attributes,
     group_members,
     group_moderation,
@@ -41,4 +42,5 @@ ROUTERS: list[APIRouter] = [
     user_attributes.router,
     presence.router,
     contacts.router,
+    files.router,
 ]
