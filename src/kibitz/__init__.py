@@ -41,8 +41,13 @@ from kibitz.sdk import (
     MessagesReceived,
     MessageStream,
     MessageType,
+    Presence,
+    PresenceListener,
+    PresenceManager,
+    PresenceUpdated,
     TokenExpired,
     TokenWillExpire,
+    UserInfoManager,
 )
 
 __all__ = [
@@ -73,6 +78,11 @@ __all__ = [
     "MessageStream",
     "MessageType",
     "MessagesReceived",
+    "Presence",
+    "PresenceListener",
+    "PresenceManager",
+    "PresenceUpdated",
     "TokenExpired",
     "TokenWillExpire",
+    "UserInfoManager",
 ]

@@ -11,8 +11,9 @@
     [#1171839251744882200 bob] hello all
 
 Lines starting with ``/`` are commands: ``/to USER [TEXT]``, ``/group ID [TEXT]``,
-``/help``, ``/quit``; any other line is sent as a text message to the current
-conversation. Group events (joins, leaves, removals …) print as ``* group ID: …``.
+``/follow USER…`` (presence), ``/help``, ``/quit``; any other line is sent as a text
+message to the current conversation. Group events (joins, leaves, removals …) print as
+``* group ID: …``; followed users' presence as ``* presence USER: online (DEVICE: 1) …``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from kibitz.sdk import (
     GroupEvent,
     LoggedOut,
     MessagesReceived,
+    Presence,
+    PresenceUpdated,
     TokenExpired,
     TokenWillExpire,
 )
@@ -45,7 +48,7 @@ __all__ = ["chat"]
 
 HELP = (
     "/to USER [TEXT] or /group ID [TEXT] picks the conversation (and sends TEXT); "
-    "other lines are sent; /quit leaves"
+    "/follow USER shows their presence; other lines are sent; /quit leaves"
 )
 
 
@@ -83,6 +86,27 @@ def describe_event(event: GroupEvent) -> str:
     return line
 
 
+def describe_presence(presence: Presence) -> str:
+    """``* presence bob: online (webim_1: 1) in a meeting``: a followed user's state."""
+    state = "online" if presence.online else "offline"
+    devices = ", ".join(f"{d}: {s}" for d, s in sorted(presence.devices.items()))
+    line = f"* presence {presence.user_id}: {state}"
+    if devices:
+        line += f" ({devices})"
+    if presence.description:
+        line += f" {presence.description}"
+    return line
+
+
+async def _follow(client: ChatClient, users: list[str]) -> None:
+    """``/follow USER…``: subscribe to their presence (30 days) and print it now."""
+    try:
+        for presence in await client.presence.subscribe(users):
+            _say(describe_presence(presence))
+    except ChatError as exc:
+        _say(f"! {exc}")
+
+
 async def _lines() -> AsyncIterator[str]:
     """stdin, line by line, without blocking the event loop (pipes and terminals)."""
     loop = asyncio.get_running_loop()
@@ -104,6 +128,9 @@ async def _print_events(events: EventStream) -> None:
                 _say(describe(message))
         elif isinstance(event, GroupEvent):
             _say(describe_event(event))
+        elif isinstance(event, PresenceUpdated):
+            for presence in event.presences:
+                _say(describe_presence(presence))
         elif isinstance(event, Connected):
             _say("* connected")
         elif isinstance(event, Disconnected):
@@ -128,6 +155,9 @@ async def _read_commands(client: ChatClient) -> None:
                 return
             if command == "/help":
                 _say(f"* {HELP}")
+                continue
+            if command == "/follow" and rest.split():
+                await _follow(client, rest.split())
                 continue
             if command not in ("/to", "/group") or not rest.strip():
                 _say(f"! unknown command {command!r}; {HELP}")

@@ -31,6 +31,11 @@ from ._message import ChatType as ChatType
 from ._message import MessageType as MessageType
 from ._options import ChatOptions as ChatOptions
 from ._options import ConnectionState as ConnectionState
+from ._presence import PresenceManager as PresenceManager
+from ._presence_events import Presence as Presence
+from ._presence_events import PresenceListener as PresenceListener
+from ._presence_events import PresenceUpdated as PresenceUpdated
+from ._user_info import UserInfoManager as UserInfoManager
 
 __all__ = [
     "AdminClient",
@@ -58,7 +63,12 @@ __all__ = [
     "MessageStream",
     "MessageType",
     "MessagesReceived",
+    "Presence",
+    "PresenceListener",
+    "PresenceManager",
+    "PresenceUpdated",
     "ServerNode",
     "TokenExpired",
     "TokenWillExpire",
+    "UserInfoManager",
 ]

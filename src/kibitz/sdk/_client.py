@@ -43,7 +43,9 @@ from ._listeners import (
     TokenWillExpire,
 )
 from ._options import ChatOptions, ConnectionState, check_transition
+from ._presence import PresenceManager
 from ._rest import GrantedToken, RestClient
+from ._user_info import UserInfoManager
 
 __all__ = ["ChatClient", "backoff_delay"]
 
@@ -108,6 +110,8 @@ class ChatClient:
         self._dispatcher = Dispatcher(options.event_queue_size)
         self.chat = ChatManager(self, self._dispatcher, now_ms)
         self.groups = GroupManager(self, self._dispatcher)
+        self.presence = PresenceManager(self, self._dispatcher)
+        self.user_info = UserInfoManager(self)
         self._lock = asyncio.Lock()
         self._connected = asyncio.Event()
         self._conn: MsyncConnection | None = None
@@ -316,6 +320,10 @@ class ChatClient:
 
     async def _on_metas(self, metas: list[pb.Meta]) -> None:
         """A pulled batch, by namespace: group events to ``groups``, the rest to ``chat``."""
+        notify = [m for m in metas if m.ns == pb.Meta.NOTIFY]
+        if notify:  # presence events
+            await self.presence._on_metas(notify)
+            metas = [m for m in metas if m.ns != pb.Meta.NOTIFY]
         muc = [m for m in metas if m.ns == pb.Meta.MUC]
         if muc:
             await self.groups._on_metas(muc)

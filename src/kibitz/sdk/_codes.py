@@ -95,6 +95,11 @@ REST_DESCRIPTIONS: Final[list[tuple[re.Pattern[str], ErrorCode]]] = [
         (r"expired", ErrorCode.USER_AUTHENTICATION_FAILED),
         (r"does not belong", ErrorCode.INVALID_TOKEN),
         (r"too large", ErrorCode.EXCEED_SERVICE_LIMIT),
+        (r"^ext is too big", ErrorCode.PRESENCE_PARAM_LENGTH_EXCEED),
+        (r"service not open", ErrorCode.SERVICE_NOT_ENABLED),
+        (r"^user info of at most", ErrorCode.USERINFO_USERCOUNT_EXCEED),
+        (r"^user attributes are at most", ErrorCode.USERINFO_DATALENGTH_EXCEED),
+        (r"^too many (sub|get|unsub) presence", ErrorCode.EXCEED_SERVICE_LIMIT),
     ]
 ]
 REST_ERRORS: Final[Mapping[str, ErrorCode]] = {

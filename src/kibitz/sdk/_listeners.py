@@ -34,6 +34,7 @@ from kibitz.protocol import ErrorCode
 
 from ._group_events import GroupEvent
 from ._message import ChatMessage
+from ._presence_events import PresenceUpdated
 
 __all__ = [
     "ChatEvent",
@@ -140,6 +141,7 @@ ChatEvent: TypeAlias = (
     | TokenExpired
     | LoggedOut
     | GroupEvent
+    | PresenceUpdated
 )
 
 _CALLS: Final[dict[type, tuple[str, str]]] = {
@@ -152,6 +154,7 @@ _CALLS: Final[dict[type, tuple[str, str]]] = {
     MessagesReceived: ("message", "on_message_received"),
     CmdMessagesReceived: ("message", "on_cmd_message_received"),
     GroupEvent: ("group", "on_group_event"),
+    PresenceUpdated: ("presence", "on_presence_updated"),
 }
 _END: Final = object()
 
@@ -163,6 +166,8 @@ def _arguments(event: ChatEvent) -> tuple[object, ...]:
         return (list(event.messages),)
     if isinstance(event, GroupEvent):
         return (event,)
+    if isinstance(event, PresenceUpdated):
+        return (list(event.presences),)
     return ()
 
 
@@ -282,6 +287,7 @@ class Dispatcher:
         self.connection_listeners: list[object] = []
         self.message_listeners: list[object] = []
         self.group_listeners: list[object] = []
+        self.presence_listeners: list[object] = []
         self._streams: list[EventStream] = []
 
     def subscribe(self) -> EventStream:
@@ -353,6 +359,7 @@ class Dispatcher:
             "connection": self.connection_listeners,
             "message": self.message_listeners,
             "group": self.group_listeners,
+            "presence": self.presence_listeners,
         }[kind]
         for listener in list(listeners):
             fn = getattr(listener, method, None)

@@ -7,6 +7,7 @@ table in ``_codes``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -56,13 +57,14 @@ class RestClient:
         token: str | None = None,
         json: Any = None,
         params: dict[str, Any] | None = None,
+        form: Mapping[str, str] | None = None,
     ) -> Any:
         """One request; returns the decoded JSON body of a 2xx answer, else raises."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         url = self._prefix + path
         try:
             response = await self._http.request(
-                method, url, json=json, params=params, headers=headers
+                method, url, json=json, params=params, headers=headers, data=form
             )
         except httpx.ConnectTimeout as exc:
             raise ChatError(ErrorCode.SERVER_TIMEOUT, f"connecting to {url} timed out") from exc

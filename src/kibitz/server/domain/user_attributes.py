@@ -89,7 +89,7 @@ class UserAttributes:
         if len(wanted) > MAX_FETCH:
             raise ChatError(
                 ErrorCode.USERINFO_USERCOUNT_EXCEED,
-                f"at most {MAX_FETCH} users at once, {len(wanted)} asked",
+                f"user info of at most {MAX_FETCH} users at once, {len(wanted)} asked",
             )
         found = await self._store.fetch(app.id, wanted)
         if not keys:
