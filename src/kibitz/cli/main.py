@@ -76,12 +76,19 @@ def main() -> None:
     envvar="KIBITZ_PUBLIC_URL",
     help="How clients reach this node, for server discovery (default http://HOST:PORT).",
 )
+@click.option(
+    "--file-store",
+    envvar="KIBITZ_FILE_STORE",
+    help="Where attachments live: a directory (default DATA_DIR/files) or s3://bucket/prefix "
+    "(endpoint and credentials from the AWS settings: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID…).",
+)
 @_storage_options
 def serve(
     host: str,
     port: int,
     redis_url: str | None,
     public_url: str | None,
+    file_store: str | None,
     data_dir: Path | None,
     database_url: str | None,
 ) -> None:
@@ -96,7 +103,13 @@ def serve(
     from kibitz.server.serving import uvicorn_config
 
     settings = _settings(
-        data_dir, database_url, host=host, port=port, redis_url=redis_url, public_url=public_url
+        data_dir,
+        database_url,
+        host=host,
+        port=port,
+        redis_url=redis_url,
+        public_url=public_url,
+        file_store=file_store,
     )
     if settings.redis_url and not settings.resolved_database_url().startswith("postgresql"):
         raise click.UsageError("a cluster (--redis-url) needs a PostgreSQL --database-url")
@@ -212,9 +225,31 @@ def app_show(
 @click.argument("app")
 @_storage_options
 def app_delete(org: str, app: str, data_dir: Path | None, database_url: str | None) -> None:
-    """Delete an app and everything in it."""
-    _run(_settings(data_dir, database_url), lambda s: s.apps.delete(org, app))
+    """Delete an app and everything in it (its files' bytes too: KIBITZ_FILE_STORE)."""
+
+    async def delete(s: Any) -> None:
+        found = await s.apps.resolve(org, app)
+        await s.files.forget_app(found.id)  # the blobs; the rows go with the app
+        await s.apps.delete(org, app)
+
+    _run(_settings(data_dir, database_url), delete)
     click.echo(f"deleted {org}#{app}")
+
+
+@main.group("files")
+def files_group() -> None:
+    """Attachments: the retention sweep."""
+
+
+@files_group.command("gc")
+@click.option("--file-store", envvar="KIBITZ_FILE_STORE", help="A directory or s3://bucket/prefix.")
+@_storage_options
+def files_gc(file_store: str | None, data_dir: Path | None, database_url: str | None) -> None:
+    """Delete the files past their app's retention (file_retention_days), as the server's
+    hourly sweep does."""
+    settings = _settings(data_dir, database_url, file_store=file_store)
+    removed = _run(settings, lambda s: s.files.sweep())
+    click.echo(f"removed {removed} expired files")
 
 
 @app_group.command("settings")
