@@ -26,11 +26,13 @@ from .domain.events import (
     DeviceOnline,
     GroupChanged,
     KickDevices,
+    MutesChanged,
     Notice,
     PresenceNotify,
     UserChanged,
 )
 from .domain.files import FileService
+from .domain.global_mutes import GlobalMutes
 from .domain.group_attributes import GroupAttributes
 from .domain.group_cache import CachingGroupStore
 from .domain.group_moderation import GroupModeration
@@ -53,8 +55,9 @@ from .storage.engine import create_engine
 from .storage.migrate import migrate
 from .storage.stores.app_settings import SqlAppSettingsStore
 from .storage.stores.apps import SqlAppStore
-from .storage.stores.files import SqlFileMetaStore
 from .storage.stores.contacts import SqlContactStore
+from .storage.stores.files import SqlFileMetaStore
+from .storage.stores.global_mutes import SqlGlobalMuteStore
 from .storage.stores.group_receipts import SqlReceiptStore
 from .storage.stores.groups import SqlGroupStore
 from .storage.stores.messages import SqlMessageStore
@@ -101,6 +104,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     contact_store = SqlContactStore(engine)
     contact_rules = ContactRules(contact_store, app_settings)  # what a 1:1 send asks
     bus.subscribe(ContactsChanged, contact_rules.contacts_changed)
+    mutes = GlobalMutes(SqlGlobalMuteStore(engine), messages, bus, clock)
+    bus.subscribe(MutesChanged, mutes.mutes_changed)
     messaging = MessagingService(
         messages,
         bus,
@@ -109,6 +114,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         shared=cluster.shared,
         conversations=conversations,
         rules=contact_rules,
+        sender_check=mutes,
     )
     bus.subscribe(UserChanged, messaging.users_changed)
     sync = SyncService(
@@ -161,6 +167,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         moderation=GroupModeration(groups, group_store, clock),
         requests=GroupRequests(groups, group_store, clock),
         attributes=GroupAttributes(groups, group_store),
+        mutes=mutes,
         receipts=GroupReceipts(
             groups, SqlReceiptStore(engine), app_settings, messaging, clock, ids
         ),

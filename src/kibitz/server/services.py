@@ -13,8 +13,9 @@ from .domain.accounts import AccountService
 from .domain.app_settings import AppSettingsService
 from .domain.apps import AppService
 from .domain.auth import AuthService
-from .domain.files import FileService
 from .domain.contacts import ContactService
+from .domain.files import FileService
+from .domain.global_mutes import GlobalMutes
 from .domain.group_attributes import GroupAttributes
 from .domain.group_moderation import GroupModeration
 from .domain.group_receipts import GroupReceipts
@@ -58,6 +59,7 @@ class Services:
     requests: GroupRequests
     attributes: GroupAttributes
     receipts: GroupReceipts
+    mutes: GlobalMutes  # app-wide mutes, cached per node
     presence: PresenceService  # publish, subscribe, and telling followers
     user_info: UserAttributes  # user attributes (Agora's user info)
     notify: NotifyBoxes  # this node's sessions' NOTIFY metas (presence events)

@@ -24,6 +24,7 @@ __all__ = [
     "EventBus",
     "GroupChanged",
     "KickDevices",
+    "MutesChanged",
     "Notice",
     "PresenceNotify",
     "UserChanged",
@@ -116,6 +117,13 @@ class PresenceNotify:
     expiries: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class MutesChanged:
+    """An app's global mutes changed: every node drops its copy."""
+
+    app_pk: str
+
+
 Event = (
     Notice
     | KickDevices
@@ -126,6 +134,7 @@ Event = (
     | AppSettingsChanged
     | ContactsChanged
     | PresenceNotify
+    | MutesChanged
 )
 
 # The wire tag of each event type; the order is part of the bus format (append only).
@@ -139,6 +148,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     AppSettingsChanged,
     ContactsChanged,
     PresenceNotify,
+    MutesChanged,
 )
 
 E = TypeVar("E", bound=Event)

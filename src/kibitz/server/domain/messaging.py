@@ -163,6 +163,14 @@ class SendRules(Protocol):
         ...
 
 
+class SenderCheck(Protocol):
+    """Whether the sender may send this kind at all (app-wide mutes: ``global_mutes``)."""
+
+    async def check(self, sender: Sender, kind: TargetKind) -> None:
+        """Raise the ChatError that refuses the send."""
+        ...
+
+
 class UserPlanner:
     """1:1 sends: the recipient's row and the sender's copy, with this node's memory of
     user ids (a bounded LRU) and of device counts.
@@ -327,7 +335,7 @@ class MessagingService:
 
     ``conversations``: the groups, rooms and threads there are (none by default: sends to
     them are refused as not existing). ``rules``: who refuses 1:1 messages (none: all
-    accept).
+    accept). ``sender_check``: whether the sender may send at all (app-wide mutes).
     """
 
     def __init__(
@@ -341,8 +349,10 @@ class MessagingService:
         max_cached: int = MAX_CACHED,
         conversations: Conversations | None = None,
         rules: SendRules | None = None,
+        sender_check: SenderCheck | None = None,
     ) -> None:
         self.store = store
+        self._sender_check = sender_check
         self._bus = bus
         self._clock = clock
         self.users = UserPlanner(store, presence, shared=shared, max_cached=max_cached, rules=rules)
@@ -409,6 +419,8 @@ class MessagingService:
         self, send: Send, kind: TargetKind, names: Sequence[str]
     ) -> list[Stored | ChatError]:
         """Plan (by ``kind``), write in one group commit, then notify; a result per name."""
+        if self._sender_check is not None:
+            await self._sender_check.check(send.sender, kind)
         planner = self._planners[kind]
         planned = await planner.plan(send, names)
         try:

@@ -43,6 +43,7 @@ __all__ = [
     "queues",
     "user_attributes",
     "user_blocks",
+    "user_mutes",
     "users",
 ]
 
@@ -343,4 +344,18 @@ group_read_acks = Table(
     Column("msg_id", BigInteger, primary_key=True, autoincrement=False),
     Column("username", String(64), primary_key=True),
     Column("read_ms", BigInteger, nullable=False),
+)
+
+# App-wide mutes of a user (domain/global_mutes.py): until when each kind of send is
+# refused, epoch ms (0: not muted, -1: for ever).
+user_mutes = Table(
+    "user_mutes",
+    metadata,
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("app_pk", String(36), nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("chat_until", BigInteger, nullable=False),
+    Column("groupchat_until", BigInteger, nullable=False),
+    Column("chatroom_until", BigInteger, nullable=False),
+    Index("ix_user_mutes_app_pk", "app_pk"),
 )
