@@ -41,17 +41,17 @@ class PresenceResult(BaseModel):
     result: Any
 
 
-class PublishBody(BaseModel):
+class PresencePublishBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     ext: str | SkipJsonSchema[None] = Field(None, description="At most 1,024 bytes")
 
 
-class UsernamesBody(BaseModel):
+class PresenceUsersBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     usernames: list[str] = Field(min_length=1, description=f"At most {MAX_PER_CALL}")
 
 
-class UnsubscribeBody(RootModel[list[str]]):
+class PresenceUnsubscribeBody(RootModel[list[str]]):
     """The usernames (``{"usernames": […]}`` is read as well)."""
 
 
@@ -74,7 +74,7 @@ def _names(body: Any, *keys: str) -> list[str]:
 
 @router.post(
     "/{resource}/{status}",
-    **operation(ok=PresenceResult, credential="self", body=PublishBody),
+    **operation(ok=PresenceResult, credential="self", body=PresencePublishBody),
 )
 async def publish_presence(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str, resource: str, status: str
@@ -104,7 +104,7 @@ async def presence_subscriptions(
     return _result({"totalnum": str(total), "sublist": sublist})
 
 
-@router.post("/{expiry}", **operation(ok=PresenceResult, credential="self", body=UsernamesBody))
+@router.post("/{expiry}", **operation(ok=PresenceResult, credential="self", body=PresenceUsersBody))
 async def subscribe_presence(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str, expiry: str
 ) -> JSONResponse:
@@ -117,7 +117,7 @@ async def subscribe_presence(
     return _views(views)
 
 
-@router.post("", **operation(ok=PresenceResult, credential="self", body=UsernamesBody))
+@router.post("", **operation(ok=PresenceResult, credential="self", body=PresenceUsersBody))
 async def presence_statuses(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str
 ) -> JSONResponse:
@@ -125,7 +125,7 @@ async def presence_statuses(
     return _views(await services_of(request).presence.statuses(app, username, targets))
 
 
-@router.delete("", **operation(ok=PresenceResult, credential="self", body=UnsubscribeBody))
+@router.delete("", **operation(ok=PresenceResult, credential="self", body=PresenceUnsubscribeBody))
 async def unsubscribe_presence(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str
 ) -> JSONResponse:

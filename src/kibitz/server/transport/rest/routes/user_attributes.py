@@ -44,7 +44,7 @@ router = APIRouter(
 )
 
 
-class AttributesEnvelope(Envelope):
+class UserAttributesEnvelope(Envelope):
     """``data``: the pairs (PUT, GET), ``{user: {k: v}}`` (batch), bytes (capacity) or
     ``true`` (DELETE)."""
 
@@ -52,11 +52,11 @@ class AttributesEnvelope(Envelope):
     entities: list[Any] | SkipJsonSchema[None] = None
 
 
-class AttributesBody(RootModel[dict[str, str]]):
+class UserAttributesBody(RootModel[dict[str, str]]):
     """The pairs to set (``application/x-www-form-urlencoded`` is read as well)."""
 
 
-class AttributesQuery(BaseModel):
+class UserAttributesQuery(BaseModel):
     model_config = ConfigDict(extra="allow")
     targets: list[str] = Field(min_length=1, description=f"At most {MAX_FETCH} usernames")
     properties: list[str] | SkipJsonSchema[None] = None
@@ -101,7 +101,8 @@ async def _pairs(request: Request) -> dict[str, str]:
 
 
 @router.put(
-    "/{username}", **operation(ok=AttributesEnvelope, credential="self", body=AttributesBody)
+    "/{username}",
+    **operation(ok=UserAttributesEnvelope, credential="self", body=UserAttributesBody),
 )
 async def set_user_attributes(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str
@@ -113,13 +114,15 @@ async def set_user_attributes(
     return ok(request, app, path=f"/metadata/user/{username}", data=data)
 
 
-@router.get("/capacity", **operation(ok=AttributesEnvelope))
+@router.get("/capacity", **operation(ok=UserAttributesEnvelope))
 async def user_attributes_capacity(request: Request, app: AppDep, _: AdminDep) -> JSONResponse:
     used = await services_of(request).user_info.capacity(app)
     return ok(request, app, path="/metadata/user/capacity", data=used)
 
 
-@router.post("/get", **operation(ok=AttributesEnvelope, credential="member", body=AttributesQuery))
+@router.post(
+    "/get", **operation(ok=UserAttributesEnvelope, credential="member", body=UserAttributesQuery)
+)
 async def fetch_user_attributes(request: Request, app: AppDep) -> JSONResponse:
     await authenticate(request, app)
     body = await read_json(request)
@@ -131,7 +134,7 @@ async def fetch_user_attributes(request: Request, app: AppDep) -> JSONResponse:
     return ok(request, app, path="/metadata/user/get", data=found)
 
 
-@router.get("/{username}", **operation(ok=AttributesEnvelope, credential="member"))
+@router.get("/{username}", **operation(ok=UserAttributesEnvelope, credential="member"))
 async def get_user_attributes(request: Request, app: AppDep, username: str) -> JSONResponse:
     await authenticate(request, app)
     services = services_of(request)
@@ -140,7 +143,7 @@ async def get_user_attributes(request: Request, app: AppDep, username: str) -> J
     return ok(request, app, path=f"/metadata/user/{username}", data=data)
 
 
-@router.delete("/{username}", **operation(ok=AttributesEnvelope, credential="self"))
+@router.delete("/{username}", **operation(ok=UserAttributesEnvelope, credential="self"))
 async def delete_user_attributes(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str
 ) -> JSONResponse:
