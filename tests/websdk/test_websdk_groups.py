@@ -26,6 +26,8 @@ CASES = [
     "joined_with_role",
     "manage",
     "membership",
+    "read_receipts",
+    "global_mute",
     "err_send",
     "err_join_twice",
     "err_member_removes",

@@ -2,7 +2,7 @@
 // Groups through the SDK's own API (agora-protocol-2.md §3): management over REST with the
 // user's login token, events as onGroupEvent (MUCBody metas), group messages over msync.
 // Every case creates its own group; users alice (owner), bob, carol, dave.
-const { Client, ScenarioFailure, check, errorInfo, rest, run, user, withTimeout } = require('../driver')
+const { Client, ScenarioFailure, check, errorInfo, rest, restOk, run, user, withTimeout } = require('../driver')
 
 const CALL_TIMEOUT_MS = 8000
 
@@ -378,6 +378,61 @@ run({
         // The connection stays usable.
         const ok = await a.send({ type: 'txt', chatType: 'groupChat', to: groupId, msg: 'still here' })
         return { notMember, unknown, next: ok.serverMsgId }
+    },
+
+    // Case 5: group read receipts (agora-protocol-2.md §8.2), switched on for the app: the
+    // sender asks with msgConfig.allowGroupAck; each reader's receipt reaches it as
+    // onReadMessage with groupReadCount; getGroupMsgReadUser lists the readers.
+    async read_receipts(ctx) {
+        const [alice, bob, carol] = names(ctx, 'alice', 'bob', 'carol')
+        await restOk(ctx, 'PUT', '/settings', { body: { group_read_receipts: true } })
+        const a = await login(ctx, 'alice')
+        const b = await login(ctx, 'bob')
+        const c = await login(ctx, 'carol')
+        const groupId = await create(a, { members: [bob, carol] })
+        await settled(groupId, a, [[b, 'directJoined'], [c, 'directJoined']])
+        const sent = await a.send({
+            type: 'txt', chatType: 'groupChat', to: groupId, msg: 'read me', msgConfig: { allowGroupAck: true },
+        })
+        const atBob = await b.waitFor('onTextMessage', m => m.msg === 'read me')
+        check(atBob.msgConfig && atBob.msgConfig.allowGroupAck === true, 'msgConfig not received', atBob)
+        await c.waitFor('onTextMessage', m => m.msg === 'read me')
+        await b.send({ type: 'read', chatType: 'groupChat', to: groupId, id: atBob.id, ackContent: 'seen it' })
+        const first = await a.waitFor('onReadMessage', r => r.mid === sent.serverMsgId && r.groupReadCount === 1)
+        check(first.from === bob && first.ackContent === 'seen it', 'first receipt fields', first)
+        await c.send({ type: 'read', chatType: 'groupChat', to: groupId, id: atBob.id })
+        const second = await a.waitFor('onReadMessage', r => r.mid === sent.serverMsgId && r.groupReadCount === 2)
+        check(second.from === carol, 'second receipt fields', second)
+        const readers = await withTimeout(
+            a.conn.getGroupMsgReadUser({ groupId, msgId: sent.serverMsgId }), CALL_TIMEOUT_MS, 'getGroupMsgReadUser()'
+        )
+        const list = readers && readers.data
+        check(list && list.total === 2, 'getGroupMsgReadUser total', readers)
+        check(JSON.stringify(list.userlist) === JSON.stringify([bob, carol].sort()), 'readers', readers)
+        const bobs = b.all('onReadMessage')
+        check(bobs.length === 0, 'a reader heard of the receipts', bobs)
+        return { first, second, readers: list, alice }
+    },
+
+    // Case 6: an app-wide mute (POST /mutes): the muted user's 1:1 and group sends fail
+    // with the SDK's 219 (PERMISSION_DENIED + "user is mute") until the app lifts it.
+    async global_mute(ctx) {
+        const [alice, bob] = names(ctx, 'alice', 'bob')
+        const a = await login(ctx, 'alice')
+        const b = await login(ctx, 'bob')
+        const groupId = await create(a, { members: [bob] })
+        await settled(groupId, a, [[b, 'directJoined']])
+        await restOk(ctx, 'POST', '/mutes', { body: { username: bob, chat: 600, groupchat: 600 } })
+        const direct = checkType(await b.trySend({ type: 'txt', to: alice, msg: 'hush' }), 219, 'a muted 1:1 send')
+        const inGroup = checkType(
+            await b.trySend({ type: 'txt', chatType: 'groupChat', to: groupId, msg: 'hush' }),
+            219,
+            'a muted group send'
+        )
+        await restOk(ctx, 'POST', '/mutes', { body: { username: bob, chat: 0, groupchat: 0 } })
+        await b.send({ type: 'txt', to: alice, msg: 'free again' })
+        await a.waitFor('onTextMessage', m => m.msg === 'free again')
+        return { direct, inGroup }
     },
 
     async err_join_twice(ctx) {
