@@ -6,6 +6,10 @@ from __future__ import annotations
 from ._admin import AdminClient as AdminClient
 from ._chat import ChatManager as ChatManager
 from ._client import ChatClient as ChatClient
+from ._contact_events import ContactEvent as ContactEvent
+from ._contact_events import ContactListener as ContactListener
+from ._contacts import Contact as Contact
+from ._contacts import ContactManager as ContactManager
 from ._discovery import ServerNode as ServerNode
 from ._group_events import GroupEvent as GroupEvent
 from ._group_events import GroupListener as GroupListener
@@ -49,6 +53,10 @@ __all__ = [
     "Connected",
     "ConnectionListener",
     "ConnectionState",
+    "Contact",
+    "ContactEvent",
+    "ContactListener",
+    "ContactManager",
     "Disconnected",
     "EventStream",
     "GroupEvent",

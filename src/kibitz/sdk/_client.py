@@ -30,6 +30,7 @@ from ._connection import (
     new_device_uuid,
     new_resource,
 )
+from ._contacts import ContactManager
 from ._discovery import ServerNode, fetch_nodes, first_working
 from ._groups import GroupManager
 from ._listeners import (
@@ -110,6 +111,7 @@ class ChatClient:
         self._dispatcher = Dispatcher(options.event_queue_size)
         self.chat = ChatManager(self, self._dispatcher, now_ms)
         self.groups = GroupManager(self, self._dispatcher)
+        self.contacts = ContactManager(self, self._dispatcher)
         self.presence = PresenceManager(self, self._dispatcher)
         self.user_info = UserInfoManager(self)
         self._lock = asyncio.Lock()
@@ -324,6 +326,10 @@ class ChatClient:
         if notify:  # presence events
             await self.presence._on_metas(notify)
             metas = [m for m in metas if m.ns != pb.Meta.NOTIFY]
+        roster = [m for m in metas if m.ns == pb.Meta.ROSTER]
+        if roster:  # contact events
+            await self.contacts._on_metas(roster)
+            metas = [m for m in metas if m.ns != pb.Meta.ROSTER]
         muc = [m for m in metas if m.ns == pb.Meta.MUC]
         if muc:
             await self.groups._on_metas(muc)

@@ -64,6 +64,9 @@ SEND_RULES: Final[list[_Rule]] = [
     _r(S.FAIL, r"limit directed users", ErrorCode.EXCEED_SERVICE_LIMIT),
     _r(S.FAIL, r"exceed recall time limit", ErrorCode.MESSAGE_RECALL_TIME_LIMIT),
     _r(S.FAIL, r"message recall disabled", ErrorCode.SERVICE_NOT_ENABLED),
+    _r(S.FAIL, r"^group read ack disabled", ErrorCode.SERVICE_NOT_ENABLED),
+    _r(S.FAIL, r"^message expired", ErrorCode.MESSAGE_EXPIRED),
+    _r(S.FAIL, r"^message does not exist", ErrorCode.MESSAGE_INVALID),
     _r(S.PERMISSION_DENIED, r"user is mute", ErrorCode.USER_MUTED),
     _r(S.PERMISSION_DENIED, r"traffic limit", ErrorCode.MESSAGE_SEND_TRAFFIC_LIMIT),
     _r(S.PERMISSION_DENIED, r"data is too large", ErrorCode.EXCEED_SERVICE_LIMIT),
@@ -95,6 +98,10 @@ REST_DESCRIPTIONS: Final[list[tuple[re.Pattern[str], ErrorCode]]] = [
         (r"expired", ErrorCode.USER_AUTHENTICATION_FAILED),
         (r"does not belong", ErrorCode.INVALID_TOKEN),
         (r"too large", ErrorCode.EXCEED_SERVICE_LIMIT),
+        (r"contact list of peer .* is full", ErrorCode.CONTACT_REACH_LIMIT_PEER),
+        (r"contact max count", ErrorCode.CONTACT_REACH_LIMIT),
+        (r"they are not friends|is not your contact", ErrorCode.USER_NOT_FRIEND),
+        (r"remark length must less|quantity has exceeded", ErrorCode.EXCEED_SERVICE_LIMIT),
         (r"^ext is too big", ErrorCode.PRESENCE_PARAM_LENGTH_EXCEED),
         (r"service not open", ErrorCode.SERVICE_NOT_ENABLED),
         (r"^user info of at most", ErrorCode.USERINFO_USERCOUNT_EXCEED),
@@ -116,6 +123,8 @@ REST_ERRORS: Final[Mapping[str, ErrorCode]] = {
     "request_entity_too_large": ErrorCode.MESSAGE_INVALID,
     "illegal_argument": ErrorCode.USER_ILLEGAL_ARGUMENT,
     "json_parse": ErrorCode.USER_ILLEGAL_ARGUMENT,
+    "contact_add_failed": ErrorCode.CONTACT_ADD_FAILED,
+    "exceed_limit": ErrorCode.EXCEED_SERVICE_LIMIT,
 }
 # REST answers on the group routes (``/chatgroups/…``): like the Web SDK, which reads these
 # descriptions only when the URL names chatgroups (chat rooms reuse the wording for 7xx).

@@ -32,6 +32,7 @@ from typing import Final, Protocol, TypeAlias
 
 from kibitz.protocol import ErrorCode
 
+from ._contact_events import ContactEvent
 from ._group_events import GroupEvent
 from ._message import ChatMessage
 from ._presence_events import PresenceUpdated
@@ -141,6 +142,7 @@ ChatEvent: TypeAlias = (
     | TokenExpired
     | LoggedOut
     | GroupEvent
+    | ContactEvent
     | PresenceUpdated
 )
 
@@ -154,6 +156,7 @@ _CALLS: Final[dict[type, tuple[str, str]]] = {
     MessagesReceived: ("message", "on_message_received"),
     CmdMessagesReceived: ("message", "on_cmd_message_received"),
     GroupEvent: ("group", "on_group_event"),
+    ContactEvent: ("contact", "on_contact_event"),
     PresenceUpdated: ("presence", "on_presence_updated"),
 }
 _END: Final = object()
@@ -164,7 +167,7 @@ def _arguments(event: ChatEvent) -> tuple[object, ...]:
         return (event.code,)
     if isinstance(event, MessagesReceived | CmdMessagesReceived):
         return (list(event.messages),)
-    if isinstance(event, GroupEvent):
+    if isinstance(event, GroupEvent | ContactEvent):
         return (event,)
     if isinstance(event, PresenceUpdated):
         return (list(event.presences),)
@@ -287,6 +290,7 @@ class Dispatcher:
         self.connection_listeners: list[object] = []
         self.message_listeners: list[object] = []
         self.group_listeners: list[object] = []
+        self.contact_listeners: list[object] = []
         self.presence_listeners: list[object] = []
         self._streams: list[EventStream] = []
 
@@ -359,6 +363,7 @@ class Dispatcher:
             "connection": self.connection_listeners,
             "message": self.message_listeners,
             "group": self.group_listeners,
+            "contact": self.contact_listeners,
             "presence": self.presence_listeners,
         }[kind]
         for listener in list(listeners):

@@ -60,7 +60,8 @@ class Settings(Protocol):
 
 
 def _unknown(username: str) -> ChatError:
-    return ChatError(ErrorCode.USER_NOT_FOUND, f"username {username} doesn't exist!")
+    """Worded for both SDKs: the Web SDK reads "user not found" on a 404 as 204."""
+    return ChatError(ErrorCode.USER_NOT_FOUND, f"user not found: username {username} doesn't exist")
 
 
 class ContactRules:

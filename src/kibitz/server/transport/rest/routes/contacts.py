@@ -85,13 +85,17 @@ def _cursor(value: str | None) -> str | None:
     if value in (None, "", "undefined", "null"):
         return None
     try:
-        return base64.urlsafe_b64decode(value.encode("ascii")).decode("utf-8")
+        padded = value + "=" * (-len(value) % 4)
+        return base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
     except (binascii.Error, UnicodeError, ValueError) as exc:
         raise illegal("'cursor' is not a cursor this server gave.") from exc
 
 
 def _next(after: str | None) -> str | None:
-    return None if after is None else base64.urlsafe_b64encode(after.encode()).decode("ascii")
+    """Unpadded URL-safe base64: the SDK puts it in a query string unescaped."""
+    if after is None:
+        return None
+    return base64.urlsafe_b64encode(after.encode()).decode("ascii").rstrip("=")
 
 
 def _remarks(found: list[Contact]) -> list[dict[str, Any]]:
