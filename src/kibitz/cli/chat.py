@@ -11,9 +11,11 @@
     [#1171839251744882200 bob] hello all
 
 Lines starting with ``/`` are commands: ``/to USER [TEXT]``, ``/group ID [TEXT]``,
-``/follow USER…`` (presence), ``/help``, ``/quit``; any other line is sent as a text
-message to the current conversation. Group events (joins, leaves, removals …) print as
-``* group ID: …``; followed users' presence as ``* presence USER: online (DEVICE: 1) …``.
+``/follow USER…`` (presence), ``/add USER [MESSAGE]``, ``/accept USER``, ``/decline USER``
+(contacts), ``/help``, ``/quit``; any other line is sent as a text message to the current
+conversation. Group events (joins, leaves, removals …) print as ``* group ID: …``;
+followed users' presence as ``* presence USER: online (DEVICE: 1) …``; contact requests
+and changes as ``* contact bob: contactInvited: hi``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from kibitz.sdk import (
     ChatOptions,
     CmdMessagesReceived,
     Connected,
+    ContactEvent,
     Disconnected,
     EventStream,
     GroupEvent,
@@ -48,7 +51,8 @@ __all__ = ["chat"]
 
 HELP = (
     "/to USER [TEXT] or /group ID [TEXT] picks the conversation (and sends TEXT); "
-    "/follow USER shows their presence; other lines are sent; /quit leaves"
+    "/follow USER shows their presence; /add USER [MESSAGE], /accept USER, /decline USER "
+    "for contacts; other lines are sent; /quit leaves"
 )
 
 
@@ -98,6 +102,32 @@ def describe_presence(presence: Presence) -> str:
     return line
 
 
+def describe_contact(event: ContactEvent) -> str:
+    """``* contact bob: contactInvited: hi`` (answer with /accept bob or /decline bob)."""
+    line = f"* contact {event.user}: {event.operation}"
+    if event.reason:
+        line += f": {event.reason}"
+    if event.operation == "contactInvited":
+        line += f" (/accept {event.user} or /decline {event.user})"
+    return line
+
+
+async def _contact(client: ChatClient, command: str, rest: str) -> None:
+    """``/add USER [MESSAGE]``, ``/accept USER``, ``/decline USER``."""
+    user, _, message = rest.strip().partition(" ")
+    try:
+        if command == "/add":
+            await client.contacts.add_contact(user, message.strip())
+        elif command == "/accept":
+            await client.contacts.accept(user)
+        else:
+            await client.contacts.decline(user)
+    except ChatError as exc:
+        _say(f"! {exc}")
+    else:
+        _say(f"* {command[1:]} {user}: done")
+
+
 async def _follow(client: ChatClient, users: list[str]) -> None:
     """``/follow USER…``: subscribe to their presence (30 days) and print it now."""
     try:
@@ -128,6 +158,8 @@ async def _print_events(events: EventStream) -> None:
                 _say(describe(message))
         elif isinstance(event, GroupEvent):
             _say(describe_event(event))
+        elif isinstance(event, ContactEvent):
+            _say(describe_contact(event))
         elif isinstance(event, PresenceUpdated):
             for presence in event.presences:
                 _say(describe_presence(presence))
@@ -158,6 +190,9 @@ async def _read_commands(client: ChatClient) -> None:
                 continue
             if command == "/follow" and rest.split():
                 await _follow(client, rest.split())
+                continue
+            if command in ("/add", "/accept", "/decline") and rest.split():
+                await _contact(client, command, rest)
                 continue
             if command not in ("/to", "/group") or not rest.strip():
                 _say(f"! unknown command {command!r}; {HELP}")
