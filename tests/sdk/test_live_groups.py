@@ -215,3 +215,32 @@ async def test_joining_asking_inviting_removing_destroying(
     await a.groups.destroy(asked_gid)
     assert (await b_rec.heard("destroy")).group_id == asked_gid
     await expect(ErrorCode.GROUP_NOT_EXIST, a.groups.get_info(asked_gid))
+
+
+async def test_read_receipts_and_app_wide_mutes(
+    live: Live, clients: Clients, admin: AdminClient
+) -> None:
+    alice, bob, dave = await users(admin, "alice", "bob", "dave")
+    a, _ = await login(clients, live, alice)
+    b, b_rec = await login(clients, live, bob)
+    d, _ = await login(clients, live, dave)
+    gid = await a.groups.create("receipts", members=[bob])
+    sent = await a.chat.send_message(group_text(gid, "read me"))
+    await b_rec.until(lambda: "read me" in b_rec.texts)
+    assert sent.msg_id is not None
+    await admin.update_settings(group_read_receipts=False)
+    await expect(ErrorCode.SERVICE_NOT_ENABLED, b.groups.ack_read(gid, sent.msg_id))
+    assert (await admin.update_settings(group_read_receipts=True))["group_read_receipts"]
+    await b.groups.ack_read(gid, sent.msg_id, "seen")
+    assert await a.groups.read_users(gid, sent.msg_id) == [bob]
+    await expect(ErrorCode.GROUP_NOT_JOINED, d.groups.ack_read(gid, sent.msg_id))
+    await expect(ErrorCode.MESSAGE_INVALID, b.groups.ack_read(gid, "1234567"))
+    with pytest.raises(ChatError) as caught:
+        await admin.update_settings(group_read_receipts=True, no_such_setting=1)
+    assert "unknown setting no_such_setting" in str(caught.value)
+
+    await admin.mute_user(bob, groupchat=600)
+    await expect(ErrorCode.USER_MUTED, b.chat.send_message(group_text(gid, "hush")))
+    await b.chat.send_message(ChatMessage.text(alice, "a 1:1 still goes"))
+    await admin.mute_user(bob, groupchat=0)
+    await b.chat.send_message(group_text(gid, "free"))

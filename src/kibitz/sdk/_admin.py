@@ -205,3 +205,33 @@ class AdminClient:
         if not isinstance(data, dict) or message.to not in data:
             raise ChatError(ErrorCode.SERVER_UNKNOWN_ERROR, "the answer names no message id")
         return str(data[message.to])
+
+    # -- the app ---------------------------------------------------------------------
+
+    async def settings(self) -> dict[str, int | bool]:
+        """The app's limits and service switches (kibitz's ``/settings``)."""
+        body = await self._call("GET", "/settings")
+        return dict(body["data"])
+
+    async def update_settings(self, **changes: int | bool) -> dict[str, int | bool]:
+        """Change some of them (all or none); returns them all as they now are.
+
+        Raises:
+            ChatError: ``USER_ILLEGAL_ARGUMENT`` naming an unknown setting or a bad value.
+        """
+        body = await self._call("PUT", "/settings", json=changes)
+        return dict(body["data"])
+
+    async def mute_user(
+        self,
+        username: str,
+        *,
+        chat: int | None = None,
+        groupchat: int | None = None,
+        chatroom: int | None = None,
+    ) -> None:
+        """App-wide mute of ``username``'s sends, per kind, in seconds (-1 for ever, 0 to
+        lift it); a muted send fails with ``USER_MUTED``."""
+        kinds = {"chat": chat, "groupchat": groupchat, "chatroom": chatroom}
+        body = {"username": username, **{k: v for k, v in kinds.items() if v is not None}}
+        await self._call("POST", "/mutes", json=body)

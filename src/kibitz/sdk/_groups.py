@@ -14,11 +14,12 @@ Failures are ``ChatError``s with the group codes: ``GROUP_NOT_EXIST`` (605),
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from kibitz.protocol import ChatError, ErrorCode
-from kibitz.protocol._msync import pb
+from kibitz.protocol import ChatError, ErrorCode, IdGenerator
+from kibitz.protocol._msync import GROUP_DOMAIN, jid, pb
 
 from ._chat import _Seen
 from ._group_events import group_event_from_meta
@@ -59,6 +60,7 @@ class GroupManager:
         self._client = client
         self._dispatcher = dispatcher
         self._seen = _Seen()
+        self._local_ids = IdGenerator(lambda: time.time_ns() // 1_000_000)  # receipts' meta ids
 
     # -- listeners -----------------------------------------------------------------------
 
@@ -313,6 +315,48 @@ class GroupManager:
     async def set_blocked(self, group_id: str, usernames: Iterable[str], on: bool = True) -> None:
         """Block users (members are removed, and cannot come back) or unblock them."""
         await self._change(group_id, "blocks", usernames, on)
+
+    # -- read receipts -----------------------------------------------------------------
+
+    async def ack_read(self, group_id: str, message_id: str, content: str = "") -> None:
+        """Tell the sender of group message ``message_id`` that this user read it (the app
+        must have group read receipts on; only within 3 days of the message).
+
+        Raises:
+            ChatError: ``SERVICE_NOT_ENABLED`` when the app has them off or the group is
+                too large; ``MESSAGE_EXPIRED`` past 3 days; ``GROUP_NOT_JOINED`` for a
+                non-member; ``MESSAGE_INVALID`` for a message not of this group.
+        """
+        conn = await self._client._ready_connection()
+        body = pb.MessageBody(type=pb.MessageBody.READ_ACK, ack_message_id=int(message_id))
+        body.from_jid.CopyFrom(jid(conn.login.app_key, conn.login.username))
+        self._group(group_id)  # GROUP_INVALID_ID for an empty id
+        body.to_jid.CopyFrom(jid(conn.login.app_key, group_id, GROUP_DOMAIN))
+        body.msg_config.allow_group_ack = True
+        if content:
+            body.ack_content = content
+        meta = pb.Meta(
+            id=self._local_ids.next_id(),
+            to_jid=jid(conn.login.app_key, group_id, GROUP_DOMAIN),
+            ns=pb.Meta.CHAT,
+            payload=body.SerializeToString(),
+        )
+        await conn.send_meta(meta)
+
+    async def read_users(self, group_id: str, message_id: str) -> list[str]:
+        """Who read group message ``message_id`` (its sender, a member, asks)."""
+        readers: list[str] = []
+        key: str | None = None
+        for _ in range(100):  # 500 a page; a group of receipts has at most 5,000 members
+            data = await self._call(
+                "GET", f"{self._group(group_id)}/acks/{seg(message_id)}", limit=500, key=key
+            )
+            page = data.get("data") or {}
+            readers += [str(name) for name in page.get("userlist") or []]
+            key = page.get("next_key")
+            if page.get("is_last", True) or not key:
+                break
+        return readers
 
     async def announcement(self, group_id: str) -> str:
         data = data_of(await self._call("GET", f"{self._group(group_id)}/announcement"))
