@@ -107,3 +107,13 @@ def test_s3_urls() -> None:
     assert parse_s3_url("s3://bucket") == ("bucket", "")
     with pytest.raises(ValueError):
         parse_s3_url("https://bucket/x")
+
+
+async def test_move_renames(store: FileStore) -> None:
+    other = KEY + "-p1"
+    await store.put(KEY, stream([b"part"]), 10)
+    await store.move(KEY, other)
+    assert not await store.exists(KEY)
+    assert await read(store, other) == b"part"
+    with pytest.raises(FileNotFoundError):
+        await store.move(KEY, other)

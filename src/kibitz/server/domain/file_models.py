@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = [
+    "PENDING",
     "BlobTooLarge",
     "FileMetaStore",
     "FileRecord",
@@ -20,8 +21,11 @@ __all__ = [
     "Thumbnailer",
     "UploadInfo",
     "blob_key",
+    "part_key",
     "thumbnail_key",
 ]
+
+PENDING = -1  # the size of a chunked upload's row until it completes (file_parts.py)
 
 
 class BlobTooLarge(Exception):
@@ -32,6 +36,11 @@ def blob_key(app_pk: str, uuid: str) -> str:
     """Where a file's bytes live: made of server-made ids only, so no client name can
     reach a path or an object key."""
     return f"{app_pk}/{uuid}"
+
+
+def part_key(app_pk: str, uuid: str, number: int) -> str:
+    """Where part ``number`` of a chunked upload waits until the upload completes."""
+    return f"{app_pk}/{uuid}-p{number}"
 
 
 def thumbnail_key(app_pk: str, uuid: str) -> str:
@@ -95,6 +104,10 @@ class FileStore(Protocol):
 
     async def exists(self, key: str) -> bool: ...
 
+    async def move(self, src: str, dst: str) -> None:
+        """Rename ``src`` to ``dst`` (replacing it); ``FileNotFoundError`` if no ``src``."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -104,6 +117,10 @@ class FileMetaStore(Protocol):
     async def get(self, app_pk: str, uuid: str) -> FileRecord | None: ...
 
     async def set_thumbnail(self, app_pk: str, uuid: str, key: str) -> None: ...
+
+    async def replace(self, record: FileRecord) -> bool:
+        """Overwrite the row of ``record.uuid`` (a chunked upload completing)."""
+        ...
 
     async def delete(self, app_pk: str, uuid: str) -> bool: ...
 

@@ -28,6 +28,7 @@ from kibitz.protocol import ChatError, ErrorCode
 
 from .app_settings import AppSettingsService
 from .file_models import (
+    PENDING,
     BlobTooLarge,
     FileMetaStore,
     FileRecord,
@@ -35,6 +36,7 @@ from .file_models import (
     Thumbnailer,
     UploadInfo,
     blob_key,
+    part_key,
     thumbnail_key,
 )
 from .models import App
@@ -43,9 +45,12 @@ from .ports import Clock
 __all__ = [
     "DEFAULT_THUMBNAIL",
     "EXPIRED",
+    "MAX_PARTS",
     "NO_PERMISSION",
+    "PART_BYTES",
     "TOO_LARGE",
     "FileService",
+    "is_file_id",
 ]
 
 log = logging.getLogger(__name__)
@@ -56,6 +61,9 @@ MAX_THUMBNAIL: Final = 1_024
 # An image is read whole to make its thumbnail: bigger sources get none (the original is
 # served instead), whatever the app's file cap.
 MAX_THUMBNAIL_SOURCE: Final = 32 * 1024 * 1024
+# A chunked upload's parts: at least PART_BYTES each (but the last), so a 200 MB file has 40.
+PART_BYTES: Final = 5 * 1024 * 1024
+MAX_PARTS: Final = 64
 TOO_LARGE: Final = "the file size exceeds the maximum limit."
 NO_PERMISSION: Final = "chatfile no permission"  # the SDK's 222 reads exactly this
 EXPIRED: Final = "file_expired"
@@ -104,6 +112,22 @@ class FileService:
     def store(self) -> FileStore:
         return self._store
 
+    @property
+    def meta(self) -> FileMetaStore:
+        return self._meta
+
+    async def store_blob(self, key: str, chunks: AsyncIterable[bytes], cap: int) -> int:
+        """``FileStore.put`` with its failures as the SDK's codes (nothing kept)."""
+        try:
+            return await self._store.put(key, chunks, cap)
+        except BlobTooLarge:
+            raise ChatError(ErrorCode.FILE_TOO_LARGE, TOO_LARGE) from None
+        except ChatError:
+            raise  # the transport's verdict on the stream (FILE_INVALID: cut short)
+        except Exception as exc:
+            log.warning("file upload failed: %s", type(exc).__name__, exc_info=exc)
+            raise ChatError(ErrorCode.FILE_UPLOAD_FAILED, "storing the file failed") from exc
+
     async def max_bytes(self, app: App) -> int:
         return (await self._settings.get(app.id)).file_max_bytes
 
@@ -117,24 +141,18 @@ class FileService:
         restricted: bool = True,
         group_id: str | None = None,
         max_bytes: int | None = None,
+        pending: FileRecord | None = None,
     ) -> FileRecord:
-        """Store one file; raises ChatError FILE_TOO_LARGE, FILE_INVALID or
-        FILE_UPLOAD_FAILED, having kept nothing. ``describe`` is asked once the stream is
-        read; ``max_bytes`` lowers the app's cap (a group's shared files: 10 MB)."""
+        """Store one file (or fill in the ``pending`` row of a chunked upload); raises
+        ChatError FILE_TOO_LARGE, FILE_INVALID or FILE_UPLOAD_FAILED, having kept nothing.
+        ``describe`` is asked once the stream is read; ``max_bytes`` lowers the app's cap
+        (a group's shared files: 10 MB)."""
         cap = await self.max_bytes(app)
         if max_bytes is not None:
             cap = min(cap, max_bytes)
-        file_id = str(uuid_mod.uuid4())
+        file_id = pending.uuid if pending is not None else str(uuid_mod.uuid4())
         key = blob_key(app.id, file_id)
-        try:
-            size = await self._store.put(key, chunks, cap)
-        except BlobTooLarge:
-            raise ChatError(ErrorCode.FILE_TOO_LARGE, TOO_LARGE) from None
-        except ChatError:
-            raise  # the transport's verdict on the stream (FILE_INVALID: cut short)
-        except Exception as exc:
-            log.warning("file upload failed: %s", type(exc).__name__, exc_info=exc)
-            raise ChatError(ErrorCode.FILE_UPLOAD_FAILED, "storing the file failed") from exc
+        size = await self.store_blob(key, chunks, cap)
         if size == 0:
             await self._forget_blob(key)
             raise ChatError(ErrorCode.FILE_INVALID, "the file is empty")
@@ -155,7 +173,10 @@ class FileService:
             group_id=group_id,
         )
         try:
-            await self._meta.add(record)
+            if pending is None:
+                await self._meta.add(record)
+            elif not await self._meta.replace(record):
+                raise LookupError("the chunked upload was aborted meanwhile")
         except Exception as exc:
             await self._forget_blob(key)
             log.warning("file row not written: %s", type(exc).__name__, exc_info=exc)
@@ -171,8 +192,8 @@ class FileService:
     async def find(self, app: App, file_id: str) -> FileRecord:
         """The file's row; unknown → FILE_NOT_FOUND, past retention → FILE_NOT_FOUND with
         the description ``file_expired`` (REST answers 404 file_expired)."""
-        record = await self._meta.get(app.id, file_id) if _is_uuid(file_id) else None
-        if record is None:
+        record = await self._meta.get(app.id, file_id) if is_file_id(file_id) else None
+        if record is None or record.size == PENDING:
             raise ChatError(ErrorCode.FILE_NOT_FOUND, f"file {file_id[:64]} not found")
         days = (await self._settings.get(app.id)).file_retention_days
         if record.created_ms + days * _DAY_MS <= self._clock.now_ms():
@@ -239,13 +260,16 @@ class FileService:
     async def delete(self, app: App, file_id: str) -> None:
         """Delete a file's row and bytes; FILE_NOT_FOUND if unknown, FILE_DELETE_FAILED
         when storage refuses (the row stays, so it can be tried again)."""
-        record = await self._meta.get(app.id, file_id) if _is_uuid(file_id) else None
+        record = await self._meta.get(app.id, file_id) if is_file_id(file_id) else None
         if record is None:
             raise ChatError(ErrorCode.FILE_NOT_FOUND, f"file {file_id[:64]} not found")
         await self._delete(record)
 
     async def _delete(self, record: FileRecord) -> None:
         try:
+            if record.size == PENDING:  # a chunked upload never completed: its parts
+                for number in range(1, MAX_PARTS + 1):
+                    await self._store.delete(part_key(record.app_pk, record.uuid, number))
             if record.thumbnail:
                 await self._store.delete(record.thumbnail)
             await self._store.delete(record.key)
@@ -305,7 +329,8 @@ class FileService:
         return list(await self._meta.of_group(app.id, group_id, offset, limit))
 
 
-def _is_uuid(value: str) -> bool:
+def is_file_id(value: str) -> bool:
+    """A file id as the server makes them (a canonical uuid): anything else is unknown."""
     try:
         return str(uuid_mod.UUID(value)) == value
     except ValueError:

@@ -83,5 +83,14 @@ class LocalFileStore:
         path = self._path(key)
         return await anyio.to_thread.run_sync(path.is_file)
 
+    async def move(self, src: str, dst: str) -> None:
+        source, target = self._path(src), self._path(dst)
+
+        def rename() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+
+        await anyio.to_thread.run_sync(rename)
+
     async def aclose(self) -> None:
         return None

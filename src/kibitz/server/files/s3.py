@@ -164,6 +164,18 @@ class S3FileStore:
             raise
         return True
 
+    async def move(self, src: str, dst: str) -> None:
+        source = {"Bucket": self._bucket, "Key": self._key(src)}
+        try:  # a server-side copy (parts are ≤ the 5 GB CopyObject limit), then the delete
+            await self._call(
+                self._client.copy_object, Bucket=self._bucket, Key=self._key(dst), CopySource=source
+            )
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                raise FileNotFoundError(src) from exc
+            raise
+        await self.delete(src)
+
     async def aclose(self) -> None:
         close = getattr(self._client, "close", None)
         if close is not None:

@@ -45,6 +45,16 @@ class SqlFileMetaStore:
                 .values(thumbnail=key)
             )
 
+    async def replace(self, record: FileRecord) -> bool:
+        values = asdict(record)
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(files)
+                .where(files.c.app_pk == record.app_pk, files.c.uuid == record.uuid)
+                .values(**values)
+            )
+        return bool(result.rowcount)
+
     async def delete(self, app_pk: str, uuid: str) -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(

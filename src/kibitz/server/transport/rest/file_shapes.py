@@ -11,8 +11,11 @@ from .shapes import ErrorBody, _Doc
 
 __all__ = [
     "DOWNLOAD_RESPONSES",
+    "PART_BODY",
     "UPLOAD_BODY",
     "FileMetadata",
+    "PartEnvelope",
+    "PartsEnvelope",
     "UploadEnvelope",
     "UploadedFile",
     "download_parameters",
@@ -42,6 +45,43 @@ class UploadEnvelope(_Doc):
     organization: str
     applicationName: str
 
+
+class _Envelope(_Doc):
+    action: str
+    application: str
+    path: str
+    uri: str
+    timestamp: int
+    duration: int
+    organization: str
+    applicationName: str
+
+
+class PartsEnvelope(_Envelope):
+    """A chunked upload begun (uuid, file_upper_limit, part_lower_limit) or complete (as
+    a single upload's answer)."""
+
+    entities: list[dict[str, Any]] = Field(min_length=1, max_length=1)
+
+
+class PartEnvelope(_Envelope):
+    entities: list[Any] = Field(max_length=0)
+    data: dict[str, Any]
+
+
+PART_BODY: Final[dict[str, Any]] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["part_file"],
+                "description": "part_number beside the bytes: 1 to 64",
+                "properties": {"part_file": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+}
 
 UPLOAD_BODY: Final[dict[str, Any]] = {
     "required": True,

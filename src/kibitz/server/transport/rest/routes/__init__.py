@@ -9,6 +9,7 @@ from . import (
     contacts,
     devices,
     discovery,
+    file_parts,
     files,
     global_mutes,
     group_attributes,
@@ -45,4 +46,5 @@ ROUTERS: list[APIRouter] = [
     presence.router,
     contacts.router,
     files.router,
+    file_parts.router,
 ]

@@ -37,7 +37,7 @@ from ..file_shapes import DOWNLOAD_RESPONSES, UPLOAD_BODY, UploadEnvelope, downl
 from ..openapi import operation, operation_id
 from ..uploads import MultipartUpload
 
-__all__ = ["router", "upload_entity"]
+__all__ = ["flag", "positive", "receive_upload", "router", "upload_entity"]
 
 router = APIRouter(prefix="/{org_name}/{app_name}", generate_unique_id_function=operation_id)
 
@@ -47,11 +47,11 @@ _NOSNIFF = "nosniff"
 _OVERHEAD = 64 * 1024
 
 
-def _flag(value: str | None) -> bool:
+def flag(value: str | None) -> bool:
     return value is not None and value.strip().lower() in _TRUE
 
 
-def _int(value: str | None) -> int | None:
+def positive(value: str | None) -> int | None:
     if value is None:
         return None
     try:
@@ -98,14 +98,14 @@ async def receive_upload(
         lambda: UploadInfo(
             filename=upload.filename,
             content_type=upload.guessed_type(),
-            thumb_width=_int(
+            thumb_width=positive(
                 headers.get("thumbnail-width") or upload.fields.get("thumbnail-width")
             ),
-            thumb_height=_int(
+            thumb_height=positive(
                 headers.get("thumbnail-height") or upload.fields.get("thumbnail-height")
             ),
         ),
-        restricted=_flag(headers.get("restrict-access") or query.get("restrict-access")),
+        restricted=flag(headers.get("restrict-access") or query.get("restrict-access")),
         group_id=group_id,
         max_bytes=max_bytes,
     )
@@ -159,8 +159,8 @@ async def download_file(request: Request, app: AppDep, file_uuid: str) -> Respon
             raise refused from exc
         raise
     q = request.query_params
-    wants_thumb = _flag(request.headers.get("thumbnail")) or _flag(q.get("thumbnail"))
-    if wants_thumb or _flag(q.get("vframe")):
+    wants_thumb = flag(request.headers.get("thumbnail")) or flag(q.get("thumbnail"))
+    if wants_thumb or flag(q.get("vframe")):
         record, kind = await services.files.thumbnail(record)
         if kind is not None:
             thumb = services.files.read_thumbnail(record)
