@@ -102,8 +102,10 @@ class ContactRules:
         return found
 
     async def refusals(self, sender: Sender, recipients: Mapping[str, str]) -> dict[str, ChatError]:
-        """username → why that recipient (username → user id) refuses the message."""
-        if sender.user_id is None or not recipients:
+        """username → why that recipient (username → user id) refuses the message. Only a
+        device's sends are checked: the app's (the REST server API, no resource) are the
+        app's word, not the user's, and its route has no answer for one refused recipient."""
+        if sender.user_id is None or not sender.resource or not recipients:
             return {}
         out: dict[str, ChatError] = {}
         for name, user_id in recipients.items():
@@ -111,7 +113,7 @@ class ContactRules:
                 continue
             if sender.user_id in await self._cached(self._blocked, user_id, True):
                 out[name] = ChatError(ErrorCode.USER_PERMISSION_DENIED, BLOCKED)
-        if sender.resource and len(out) < len(recipients):  # a device's send, not the app's
+        if len(out) < len(recipients):
             if (await self._settings.get(sender.app.id)).contacts_only:
                 mine = await self._cached(self._contacts, sender.user_id, False)
                 for name, user_id in recipients.items():

@@ -121,3 +121,17 @@ async def test_contacts_only_refuses_strangers(gateway: Gateway) -> None:
     assert (ack.status.error_code, ack.status.reason) == (pb.Status.FAIL, "nonroster")
     c = await gateway.client(carol, "c1")
     assert "alice" not in await c.unread()
+
+
+async def test_the_apps_own_sends_are_not_refused(gateway: Gateway) -> None:
+    """A REST send (the server API, no device) is the app's word: neither a block list nor
+    contacts_only refuses it."""
+    _, bob = [await gateway.user(n) for n in ("alice", "bob")]
+    await rest(gateway, "POST", "/sdk/user/bob/blocks", bob, json={"usernames": ["alice"]})
+    await gateway.services.app_settings.update(gateway.harness.app.id, {"contacts_only": True})
+    h = gateway.harness
+    body = {"from": "alice", "to": ["bob"], "type": "txt", "body": {"msg": "from the app"}}
+    response = await h.http.post(f"{h.base}/messages/users", json=body, headers=h.admin_headers())
+    assert response.status_code == 200, response.text
+    b = await gateway.client(bob, "b1")
+    assert [body_text(m) for m in await b.pull("alice")] == ["from the app"]
