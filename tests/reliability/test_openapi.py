@@ -47,6 +47,8 @@ PATH_VALUES = {
     "friend": "bob",
     "blocked": "bob",
     "file_uuid": "6f1c9a52-2f7e-4a51-9a0e-6a4c2b1d9e01",
+    "status": "1",  # presence
+    "expiry": "3600",
 }
 
 
