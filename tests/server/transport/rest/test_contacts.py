@@ -218,3 +218,21 @@ async def test_deleted_user_leaves_no_contact(harness: AppHarness, users: Any) -
     await call(h, "DELETE", "/users/carol", h.admin_headers())
     assert (await call(h, "GET", "/users/alice/contacts/users", users["alice"]))["data"] == []
     assert (await call(h, "GET", "/users/alice/blocks/users", users["alice"]))["data"] == []
+
+
+async def test_out_of_range_paging(harness: AppHarness, users: Any) -> None:
+    h = harness
+    a = users["alice"]
+    for query in ("limit=0", "limit=51", "limit=x", "cursor=%%%", "cursor=bm90LWEtdXNlcg"):
+        response = await h.http.get(f"{h.base}/users/alice/contacts?{query}", headers=a)
+        if query.startswith("cursor=bm90"):  # a well-formed cursor past everything: empty
+            assert response.status_code == 200 and response.json()["data"]["contacts"] == []
+        else:
+            assert_error(response, 400, "illegal_argument")
+    for query in ("pageSize=0", "pageSize=51", "pageSize=1&cursor=abc"):
+        response = await h.http.get(f"{h.base}/users/alice/blocks/users?{query}", headers=a)
+        assert_error(response, 400, "illegal_argument")
+    response = await h.http.get(
+        f"{h.base}/users/alice/contacts?limit=undefined&cursor=undefined", headers=a
+    )
+    assert response.status_code == 200  # the SDK's "not given"

@@ -86,7 +86,8 @@ def _cursor(value: str | None) -> str | None:
         return None
     try:
         padded = value + "=" * (-len(value) % 4)
-        return base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+        raw = base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True)
+        return raw.decode("utf-8")
     except (binascii.Error, UnicodeError, ValueError) as exc:
         raise illegal("'cursor' is not a cursor this server gave.") from exc
 
