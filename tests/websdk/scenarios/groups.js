@@ -435,6 +435,150 @@ run({
         return { direct, inGroup }
     },
 
+    // Case 7: applying to an approval group: the owner hears requestToJoin with the
+    // message, accepts one applicant (acceptRequest, then a member) and declines another.
+    async apply(ctx) {
+        const [alice, carol, dave] = names(ctx, 'alice', 'carol', 'dave')
+        const a = await login(ctx, 'alice')
+        const c = await login(ctx, 'carol')
+        const d = await login(ctx, 'dave')
+        const groupId = await create(a, { groupName: 'Gated', isPublic: true, needApprovalToJoin: true })
+        await call(d, 'joinGroup', { groupId, message: 'please' })
+        const asked = await groupEvent(a, 'requestToJoin', groupId, e => e.from === dave)
+        check(asked.reason === 'please', 'requestToJoin reason', asked)
+        const notYet = await call(d, 'getGroupInfo', { groupId })
+        const accepted = await call(a, 'acceptGroupJoinRequest', { groupId, applicant: dave })
+        const welcome = await groupEvent(d, 'acceptRequest', groupId)
+        check(welcome.from === alice, 'acceptRequest from', welcome)
+        const members = await call(a, 'listGroupMembers', { groupId, pageNum: 1, pageSize: 20 })
+        const listed = members.data.map(m => m.member || m.owner)
+        check(listed.includes(dave), 'the accepted applicant is a member', members)
+
+        await call(c, 'joinGroup', { groupId, message: 'me too' })
+        await groupEvent(a, 'requestToJoin', groupId, e => e.from === carol)
+        await call(a, 'rejectGroupJoinRequest', { groupId, applicant: carol, reason: 'full' })
+        const declined = await groupEvent(c, 'joinPublicGroupDeclined', groupId)
+        const after = await call(a, 'listGroupMembers', { groupId, pageNum: 1, pageSize: 20 })
+        check(!after.data.some(m => m.member === carol), 'a declined applicant is no member', after)
+        return { asked, accepted: accepted.data, welcome, declined, notYet: notYet.data && notYet.data[0] && notYet.data[0].affiliations_count }
+    },
+
+    // Case 8: invitations that need the invitee's word: inviteToJoin with the group's name;
+    // accepting tells the inviter (acceptInvite) and makes a member; rejecting tells it too.
+    async invite(ctx) {
+        const [alice, bob, carol] = names(ctx, 'alice', 'bob', 'carol')
+        const a = await login(ctx, 'alice')
+        const b = await login(ctx, 'bob')
+        const c = await login(ctx, 'carol')
+        const groupId = await create(a, { groupName: 'Invites', inviteNeedConfirm: true, allowMemberToInvite: true })
+        await call(a, 'inviteUsersToGroup', { groupId, users: [bob, carol] })
+        const invited = await groupEvent(b, 'inviteToJoin', groupId)
+        check(invited.from === alice && invited.name === 'Invites', 'inviteToJoin fields', invited)
+        await groupEvent(c, 'inviteToJoin', groupId)
+        await call(b, 'acceptGroupInvite', { groupId, invitee: bob })
+        const yes = await groupEvent(a, 'acceptInvite', groupId, e => e.from === bob)
+        await call(c, 'rejectGroupInvite', { groupId, invitee: carol })
+        const no = await groupEvent(a, 'rejectInvite', groupId, e => e.from === carol)
+        const members = await call(a, 'listGroupMembers', { groupId, pageNum: 1, pageSize: 20 })
+        const listed = members.data.map(m => m.member || m.owner)
+        check(listed.includes(bob) && !listed.includes(carol), 'members after the answers', members)
+        return { invited, yes, no }
+    },
+
+    // Case 9: mutes and mute-all: a muted member's send fails with 219 until unmuted;
+    // under mute-all only the allow list may post (others: 506).
+    async mutes(ctx) {
+        const [alice, bob, carol] = names(ctx, 'alice', 'bob', 'carol')
+        const a = await login(ctx, 'alice')
+        const b = await login(ctx, 'bob')
+        const c = await login(ctx, 'carol')
+        const groupId = await create(a, { members: [bob, carol] })
+        await settled(groupId, a, [[b, 'directJoined'], [c, 'directJoined']])
+        const text = msg => ({ type: 'txt', chatType: 'groupChat', to: groupId, msg })
+        await call(a, 'muteGroupMember', { groupId, username: bob, muteDuration: 600000 })
+        const muted = await groupEvent(b, 'muteMember', groupId)
+        check(muted.muteTimestamp && muted.muteTimestamp[bob] > Date.now(), 'muteMember muteTimestamp', muted)
+        const refused = checkType(await b.trySend(text('shh')), 219, 'a muted member sending')
+        const list = await call(a, 'getGroupMuteList', { groupId })
+        check(list.data.some(m => m.user === bob), 'getGroupMuteList', list)
+        const mine = await call(b, 'isInGroupMutelist', { groupId })
+        check(mine.data === true, 'isInGroupMutelist', mine)
+        await call(a, 'unmuteGroupMember', { groupId, username: bob })
+        await groupEvent(b, 'unmuteMember', groupId)
+        await b.send(text('back'))
+
+        await call(a, 'disableSendGroupMsg', { groupId })
+        await groupEvent(c, 'muteAllMembers', groupId)
+        const allMuted = checkType(await c.trySend(text('anyone?')), 506, 'a member sending under mute-all')
+        await call(a, 'addUsersToGroupAllowlist', { groupId, users: [carol] })
+        await groupEvent(c, 'addUserToAllowlist', groupId)
+        const allowed = await call(a, 'getGroupAllowlist', { groupId })
+        check(allowed.data.includes(carol), 'getGroupAllowlist', allowed)
+        await c.send(text('allowed'))
+        checkType(await b.trySend(text('me?')), 506, 'a member off the allow list under mute-all')
+        await call(a, 'enableSendGroupMsg', { groupId })
+        await groupEvent(b, 'unmuteAllMembers', groupId)
+        await b.send(text('free'))
+        return { muted, refused, allMuted }
+    },
+
+    // Case 10: the block list: a blocked member is removed (removeMember) and cannot join
+    // again (603); unblocking tells it (unblockMember) and it may join.
+    async blocks(ctx) {
+        const [alice, bob] = names(ctx, 'alice', 'bob')
+        const a = await login(ctx, 'alice')
+        const b = await login(ctx, 'bob')
+        const groupId = await create(a, { isPublic: true, needApprovalToJoin: false, members: [bob] })
+        await groupEvent(b, 'directJoined', groupId)
+        await call(a, 'blockGroupMember', { groupId, username: bob })
+        const removed = await groupEvent(b, 'removeMember', groupId)
+        const list = await call(a, 'getGroupBlocklist', { groupId })
+        check(list.data.includes(bob), 'getGroupBlocklist', list)
+        const again = checkType(await tryCall(b, 'joinGroup', { groupId, message: '' }), 603, 'a blocked user joining')
+        await call(a, 'unblockGroupMember', { groupId, username: bob })
+        const unblocked = await groupEvent(b, 'unblockMember', groupId)
+        await call(b, 'joinGroup', { groupId, message: '' })
+        return { removed, again, unblocked, alice }
+    },
+
+    // Case 11: announcement, member attributes and shielding: members hear the
+    // announcement; another member hears memberAttributesUpdate; a member who shields the
+    // group gets none of its messages until it stops.
+    async announcement_attributes_shield(ctx) {
+        const [alice, bob, carol] = names(ctx, 'alice', 'bob', 'carol')
+        const a = await login(ctx, 'alice')
+        const b = await login(ctx, 'bob')
+        const c = await login(ctx, 'carol')
+        const groupId = await create(a, { members: [bob, carol] })
+        await settled(groupId, a, [[b, 'directJoined'], [c, 'directJoined']])
+        await call(a, 'updateGroupAnnouncement', { groupId, announcement: 'tea at four' })
+        const told = await groupEvent(b, 'updateAnnouncement', groupId)
+        check(told.announcement === 'tea at four', 'updateAnnouncement text', told)
+        const read = await call(b, 'fetchGroupAnnouncement', { groupId })
+        check(read.data && read.data.announcement === 'tea at four', 'fetchGroupAnnouncement', read)
+
+        await withTimeout(
+            b.conn.setGroupMemberAttributes({ groupId, userId: bob, memberAttributes: { nick: 'Bobby' } }),
+            CALL_TIMEOUT_MS, 'setGroupMemberAttributes()'
+        )
+        const attrs = await groupEvent(c, 'memberAttributesUpdate', groupId)
+        check(attrs.userId === bob && attrs.attributes && attrs.attributes.nick === 'Bobby', 'memberAttributesUpdate', attrs)
+        const got = await withTimeout(
+            a.conn.getGroupMembersAttributes({ groupId, userIds: [bob], keys: [] }), CALL_TIMEOUT_MS, 'getGroupMembersAttributes()'
+        )
+        check(got.data && got.data[bob] && got.data[bob].nick === 'Bobby', 'getGroupMembersAttributes', got)
+
+        await withTimeout(b.conn.blockGroupMessage({ groupId }), CALL_TIMEOUT_MS, 'blockGroupMessage()')
+        await a.send({ type: 'txt', chatType: 'groupChat', to: groupId, msg: 'while shielded' })
+        await c.waitFor('onTextMessage', m => m.msg === 'while shielded')
+        await withTimeout(b.conn.unblockGroupMessage({ groupId }), CALL_TIMEOUT_MS, 'unblockGroupMessage()')
+        await a.send({ type: 'txt', chatType: 'groupChat', to: groupId, msg: 'after shield' })
+        await b.waitFor('onTextMessage', m => m.msg === 'after shield')
+        const leaked = b.all('onTextMessage', m => m.msg === 'while shielded')
+        check(leaked.length === 0, 'a shielded member got the group message', leaked)
+        return { told, attrs, alice }
+    },
+
     async err_join_twice(ctx) {
         const a = await login(ctx, 'alice')
         const d = await login(ctx, 'dave')
