@@ -240,13 +240,14 @@ async def test_remove_members_and_set_role(world: World) -> None:
         ("alice", Role.OWNER),
         ("carol", Role.ADMIN),
     ]
-    # a transfer, as the service does it: the new owner is listed first
-    await s.set_role(g.id, "alice", Role.MEMBER)
-    await s.set_role(g.id, "carol", Role.OWNER)
+    # a transfer: the group's owner and both roles at once; the new owner is listed first
+    await s.transfer(replace(g, owner="carol", modified_ms=99), "alice")
     assert [(m.username, m.role) for m in await s.members(g.id)] == [
         ("carol", Role.OWNER),
         ("alice", Role.MEMBER),
     ]
+    stored = await s.get(world.app.id, g.id)
+    assert stored is not None and (stored.owner, stored.modified_ms) == ("carol", 99)
     assert [m.role for m in await s.members(other.id)] == [Role.OWNER, Role.MEMBER]
 
 

@@ -125,6 +125,10 @@ class CachingGroupStore:
         await self._inner.remove_members(group_id, usernames)
         await self._changed(group_id)
 
+    async def transfer(self, group: Group, old_owner: str) -> None:
+        await self._inner.transfer(group, old_owner)
+        await self._changed(group.id)
+
     async def set_role(self, group_id: str, username: str, role: Role) -> None:
         await self._inner.set_role(group_id, username, role)
         await self._changed(group_id)

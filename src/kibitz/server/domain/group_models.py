@@ -153,6 +153,11 @@ class GroupStore(Protocol):
 
     async def set_role(self, group_id: str, username: str, role: Role) -> None: ...
 
+    async def transfer(self, group: Group, old_owner: str) -> None:
+        """``group`` (its new ``owner`` a member) replaces the stored one, the new owner's
+        role becomes OWNER and ``old_owner``'s MEMBER: in one transaction."""
+        ...
+
     async def joined(self, user_id: str) -> list[Group]:
         """The groups that user (ids are unique across apps) is a member of, oldest first."""
         ...

@@ -58,10 +58,8 @@ class GroupModeration:
         members = {m.username: m for m in await self._store.members(group_id)}
         if new_owner not in members:
             raise ChatError(ErrorCode.GROUP_NOT_JOINED, not_member(new_owner))
-        await self._store.set_role(group_id, group.owner, Role.MEMBER)
-        await self._store.set_role(group_id, new_owner, Role.OWNER)
         updated = replace(group, owner=new_owner, modified_ms=self._clock.now_ms())
-        await self._store.update(updated)
+        await self._store.transfer(updated, group.owner)  # all three rows, or none
         event = GroupEvent(Op.ASSIGN_OWNER, group_id, actor or group.owner, (new_owner,))
         told = recipients(members.values())
         await self._groups.post([event_delivery(app, event, told, resource=resource)])

@@ -197,6 +197,23 @@ class SqlGroupStore:
                 out.setdefault(row.username, {})[row.key] = row.value
         return out
 
+    async def transfer(self, group: Group, old_owner: str) -> None:
+        values = _group_values(group)
+        del values["id"], values["app_pk"]
+        m = group_members.c
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(groups)
+                .where(groups.c.id == group.id, groups.c.app_pk == group.app_pk)
+                .values(**values)
+            )
+            for username, role in ((old_owner, Role.MEMBER), (group.owner, Role.OWNER)):
+                await conn.execute(
+                    update(group_members)
+                    .where(m.group_id == group.id, m.username == username)
+                    .values(role=role.value)
+                )
+
     async def set_role(self, group_id: str, username: str, role: Role) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
