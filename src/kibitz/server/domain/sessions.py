@@ -103,7 +103,10 @@ class SessionService:
             for old in [*([admitted.replaced] if admitted.replaced else []), *admitted.kicked]
         ]
         online = DeviceOnline(app_pk, username, device.resource, device.node)
-        await self._bus.publish([*kicks, online])
+        # The devices a single-device login logs out are offline from now on (a replaced
+        # one is not: its resource is online again).
+        gone = [DeviceOffline(app_pk, username, d.resource, self.node) for d in admitted.kicked]
+        await self._bus.publish([*kicks, *gone, online])
         return admitted
 
     async def leave(self, app_pk: str, username: str, resource: str, session: str) -> None:
@@ -148,8 +151,14 @@ class SessionService:
     ) -> int:
         """Log the user's sessions out (one resource, or all) wherever they are; returns
         how many. They stop counting against the device limit at once."""
+        leaving = [
+            DeviceOffline(app_pk, username, d.resource, self.node)
+            for d in await self._directory.devices(app_pk, username)
+            if resource is None or d.resource == resource
+        ]
         count = await self._directory.drop(
             app_pk, username, None if resource is None else [resource]
         )
-        await self._bus.publish([KickDevices(app_pk, username, int(code), resource=resource)])
+        kick = KickDevices(app_pk, username, int(code), resource=resource)
+        await self._bus.publish([kick, *leaving])  # the session's own leave finds it gone
         return count

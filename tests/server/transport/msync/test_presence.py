@@ -138,3 +138,29 @@ async def test_the_subscription_limit_displaces_the_soonest(gateway: Gateway) ->
     )
     page = await rest(gateway, "GET", "/users/alice/presence/sublist", alice)
     assert page["result"]["totalnum"] == "2"
+
+
+async def test_a_kicked_device_is_offline_for_followers(gateway: Gateway) -> None:
+    alice, bob = await gateway.user("alice"), await gateway.user("bob")
+    await rest(gateway, "POST", "/users/bob/presence/600", bob, json={"usernames": ["alice"]})
+    b = await gateway.client(bob, "b1")
+    await gateway.client(alice, "a1")
+    assert (await presence_events(b))[-1]["status"] == {"a1": "1"}
+    await gateway.client(alice, "a2")
+    assert (await presence_events(b))[-1]["status"] == {"a1": "1", "a2": "1"}
+    await rest(gateway, "DELETE", "/users/alice/disconnect/a1")  # the server API's kick
+    (kicked,) = await presence_events(b)
+    assert kicked["status"] == {"a1": "0", "a2": "1"}
+
+
+async def test_a_single_device_login_takes_the_other_device_offline(gateway: Gateway) -> None:
+    solo = await gateway.new_app("solo", max_devices=1)
+    alice = await gateway.user("alice", app=solo)
+    bob = await gateway.user("bob", app=solo)
+    await gateway.services.presence.subscribe(solo, "bob", ["alice"], 600)
+    b = await gateway.client(bob, "b1")
+    await gateway.client(alice, "phone")
+    assert (await presence_events(b))[-1]["status"] == {"phone": "1"}
+    await gateway.client(alice, "laptop")
+    (moved,) = await presence_events(b)
+    assert moved["status"] == {"laptop": "1", "phone": "0"}
