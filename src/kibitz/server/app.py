@@ -138,6 +138,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     presence = PresenceService(SqlPresenceStore(engine), live_sessions, bus, app_settings, clock)
     bus.subscribe(DeviceOnline, presence.devices_online)
     bus.subscribe(DeviceOffline, presence.devices_offline)
+    accounts.removals.append(groups)  # a user's own groups go with its account
     return Services(
         settings=settings,
         clock=clock,

@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Final, Protocol
 
 from kibitz.protocol import ChatError, ErrorCode
 
@@ -51,6 +51,13 @@ class RegisterResult:
     failed: list[tuple[str, str]]  # (username, reason): names already taken
 
 
+class UserRemoval(Protocol):
+    """Told before accounts are deleted, to take what goes with them (Agora: the groups
+    and rooms a user owns are destroyed with it)."""
+
+    async def users_removing(self, app: App, usernames: Sequence[str]) -> None: ...
+
+
 class AccountService:
     def __init__(
         self,
@@ -65,6 +72,7 @@ class AccountService:
         self._clock = clock
         self.sessions = sessions
         self._bus = bus
+        self.removals: list[UserRemoval] = []  # build_services adds the groups
 
     async def register(self, app: App, specs: Sequence[NewUser]) -> RegisterResult:
         """Validate everything first; then create the names not taken, all in one write.
@@ -136,6 +144,8 @@ class AccountService:
         return page, (page[-1].created_ms, page[-1].id)
 
     async def delete(self, app: App, usernames: Sequence[str]) -> list[User]:
+        for removal in self.removals:
+            await removal.users_removing(app, usernames)
         deleted = await self._store.delete(app.id, usernames)
         for user in deleted:
             await self.sessions.kick(app.id, user.username, ErrorCode.USER_REMOVED)

@@ -232,6 +232,15 @@ class GroupService:
         await self.post([event_delivery(app, event, recipients(members), resource=resource)])
         return group
 
+    async def users_removing(self, app: App, usernames: Sequence[str]) -> None:
+        """Accounts are about to go: the groups they own are destroyed with them (Agora's
+        rule), their members told; the groups they only belong to lose them by cascade."""
+        ids = await self._users.user_ids(app.id, [n for n in usernames if isinstance(n, str)])
+        for username, user_id in ids.items():
+            for group in await self._store.joined(user_id):
+                if group.owner == username:
+                    await self.destroy(app, group.id, None)
+
     # -- membership ----------------------------------------------------------------------
 
     async def join(self, app: App, group_id: str, username: str, resource: str = "") -> Member:

@@ -107,3 +107,28 @@ async def test_joining_and_destroying(gateway: Gateway) -> None:
     b = await gateway.client(bob, "b9")
     (destroy,) = [e for e in events(await b.pull(EVENT_QUEUE)) if e.operation == pb.MUCBody.DESTROY]
     assert destroy.muc_id.name == gid
+
+
+async def test_deleting_an_owner_destroys_its_groups_and_tells_the_members(
+    gateway: Gateway,
+) -> None:
+    alice, bob = await gateway.user("alice"), await gateway.user("bob")
+    await gateway.user("carol")
+    h = gateway.harness
+    owned = await rest(
+        gateway, "POST", "/chatgroups", alice, json={"groupname": "mine", "members": ["bob"]}
+    )
+    gid = owned["data"]["groupid"]
+    theirs = await rest(
+        gateway, "POST", "/chatgroups", bob, json={"groupname": "bobs", "members": ["alice"]}
+    )
+    other = theirs["data"]["groupid"]
+    gone = await h.http.delete(f"{h.base}/users/alice", headers=h.admin_headers())
+    assert gone.status_code == 200, gone.text
+    b = await gateway.client(bob, "b1")
+    destroyed = [e for e in events(await b.pull(EVENT_QUEUE)) if e.operation == pb.MUCBody.DESTROY]
+    assert [e.muc_id.name for e in destroyed] == [gid]
+    missing = await h.http.get(f"{h.base}/chatgroups/{gid}", headers=h.admin_headers())
+    assert missing.status_code == 404, missing.text
+    kept = await h.http.get(f"{h.base}/chatgroups/{other}/users", headers=h.admin_headers())
+    assert [m.get("owner") or m.get("member") for m in kept.json()["data"]] == ["bob"]
