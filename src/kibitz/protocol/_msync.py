@@ -21,6 +21,7 @@ from ._json import JsonError
 from ._json import loads as json_loads
 
 __all__ = [
+    "ATTACHMENT_KINDS",
     "GROUP_DOMAIN",
     "USER_DOMAIN",
     "ChatType",
@@ -34,6 +35,7 @@ __all__ = [
     "encode_frame",
     "ext_from_keyvalues",
     "ext_to_keyvalues",
+    "is_absolute_url",
     "jid",
     "pb",
     "varint",
@@ -231,9 +233,21 @@ class Content:
     longitude: float = 0.0
     address: str = ""
     building_name: str = ""
+    # attachments (image, voice, video, file): where the file is and what it is
+    url: str = ""  # remote_path: absolute, {rest base}/{org}/{app}/chatfiles/{uuid}
+    secret: str = ""  # secret_key: the file's share secret
+    filename: str = ""  # display_name
+    file_length: int = 0
+    width: float = 0.0  # size (images)
+    height: float = 0.0
+    duration: int = 0  # seconds (voice, video)
+    thumbnail_url: str = ""  # video: the poster frame (thumbnail_remote_path)
+    thumbnail_secret: str = ""
 
     def validate(self) -> None:
         """Raise MESSAGE_INVALID for content no client should send."""
+        if self.kind in ATTACHMENT_KINDS:
+            self._validate_attachment()
         if self.kind is ContentKind.TEXT and not self.text:
             raise ChatError(ErrorCode.MESSAGE_INVALID, "text message without text")
         if self.kind is ContentKind.CMD and not self.action:
@@ -247,6 +261,37 @@ class Content:
             -90.0 <= self.latitude <= 90.0 and -180.0 <= self.longitude <= 180.0
         ):
             raise ChatError(ErrorCode.MESSAGE_INVALID, "location out of range")
+
+    def _validate_attachment(self) -> None:
+        if not is_absolute_url(self.url):
+            raise ChatError(ErrorCode.MESSAGE_INVALID, f"{self.kind} message needs an absolute url")
+        if self.thumbnail_url and not is_absolute_url(self.thumbnail_url):
+            raise ChatError(ErrorCode.MESSAGE_INVALID, "thumbnail url must be absolute")
+        if not 0 <= self.file_length <= 2**31 - 1 or not 0 <= self.duration <= 2**31 - 1:
+            raise ChatError(ErrorCode.MESSAGE_INVALID, "file length and duration are ≥ 0")
+        for side in (self.width, self.height):
+            if not (math.isfinite(side) and 0 <= side <= 100_000):
+                raise ChatError(ErrorCode.MESSAGE_INVALID, "image size out of range")
+
+
+ATTACHMENT_KINDS: Final = frozenset(
+    {ContentKind.IMAGE, ContentKind.VOICE, ContentKind.VIDEO, ContentKind.FILE}
+)
+
+
+def is_absolute_url(url: str) -> bool:
+    """``http(s)://host[:port]/…``: what the SDKs' host rewriting needs (it drops
+    everything before the first ``/`` after the 9th character)."""
+    scheme, sep, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
+    return (
+        bool(sep)
+        and scheme.lower() in ("http", "https")
+        and bool(host)
+        and len(url) <= 2048
+        and url.isprintable()
+        and " " not in url
+    )
 
 
 def content_to_pb(content: Content) -> pb.MessageBody.Content:
@@ -266,6 +311,19 @@ def content_to_pb(content: Content) -> pb.MessageBody.Content:
         c.address = content.address
         if content.building_name:
             c.building_name = content.building_name
+    elif content.kind in ATTACHMENT_KINDS:
+        c.remote_path = content.url
+        c.secret_key = content.secret
+        c.display_name = content.filename
+        c.file_length = content.file_length
+        if content.kind is ContentKind.IMAGE:
+            c.size.width, c.size.height = content.width, content.height
+        if content.kind in (ContentKind.VOICE, ContentKind.VIDEO):
+            c.duration = content.duration
+        if content.thumbnail_url:
+            c.thumbnail_remote_path = content.thumbnail_url
+            c.thumbnail_secret_key = content.thumbnail_secret
+        c.thumbnail_display_name = content.filename
     return c
 
 
@@ -283,6 +341,15 @@ def content_from_pb(c: pb.MessageBody.Content) -> Content:
         longitude=c.longitude,
         address=c.address,
         building_name=c.building_name,
+        url=c.remote_path,
+        secret=c.secret_key,
+        filename=c.display_name,
+        file_length=c.file_length,
+        width=c.size.width,
+        height=c.size.height,
+        duration=c.duration,
+        thumbnail_url=c.thumbnail_remote_path,
+        thumbnail_secret=c.thumbnail_secret_key,
     )
 
 

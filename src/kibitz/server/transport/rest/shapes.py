@@ -311,10 +311,67 @@ class CustomMessage(_Send):
     body: CustomPayload
 
 
+# Attachments (agora-rest.md §3.2): url is the upload's absolute /chatfiles/{uuid} URL.
+_URL = r"^[hH][tT][tT][pP][sS]?://[^/\s]+(/\S*)?$"
+_Whole = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
+class _FilePayload(BaseModel):
+    url: str = Field(pattern=_URL, max_length=2048)
+    secret: str | None = None
+    filename: str | None = None
+    file_length: _Whole | None = None
+
+
+class ImageSize(BaseModel):
+    width: Annotated[float, Field(ge=0, le=100_000)] = 0
+    height: Annotated[float, Field(ge=0, le=100_000)] = 0
+
+
+class ImagePayload(_FilePayload):
+    size: ImageSize | None = None
+
+
+class VoicePayload(_FilePayload):
+    length: _Whole | None = Field(default=None, description="Seconds")
+
+
+class VideoPayload(VoicePayload):
+    thumb: Annotated[str, Field(pattern="^$|" + _URL, max_length=2048)] | None = None
+    thumb_secret: str | None = None
+
+
+class ImageMessage(_Send):
+    type: Literal["img"]
+    body: ImagePayload
+
+
+class VoiceMessage(_Send):
+    type: Literal["audio"]
+    body: VoicePayload
+
+
+class VideoMessage(_Send):
+    type: Literal["video"]
+    body: VideoPayload
+
+
+class FileMessage(_Send):
+    type: Literal["file"]
+    body: _FilePayload
+
+
 class MessageSend(
     RootModel[
         Annotated[
-            TextMessage | CmdMessage | LocationMessage | CustomMessage,
+            TextMessage
+            | CmdMessage
+            | LocationMessage
+            | CustomMessage
+            | ImageMessage
+            | VoiceMessage
+            | VideoMessage
+            | FileMessage,
             Field(discriminator="type"),
         ]
     ]

@@ -2,8 +2,11 @@
 
 Body (agora-rest.md §3.2)::
 
-    {"from": "admin", "to": ["bob", …≤ 600], "type": "txt"|"custom"|"cmd"|"loc",
-     "body": {"msg"} | {"customEvent", "customExts"} | {"action"} | {"lat", "lng", "addr"},
+    {"from": "admin", "to": ["bob", …≤ 600],
+     "type": "txt"|"custom"|"cmd"|"loc"|"img"|"audio"|"video"|"file",
+     "body": {"msg"} | {"customEvent", "customExts"} | {"action"} | {"lat", "lng", "addr"}
+             | {"url", "secret", "filename", "file_length", "size": {"width", "height"},
+                "length", "thumb", "thumb_secret"},
      "ext": {…}, "routetype": "ROUTE_ONLINE", "sync_device": false}
 
 The messages take the same durable path as the SDK's: written in one group commit, then
@@ -117,7 +120,58 @@ def _content(kind: Any, payload: Any) -> Content:
             raise _illegal("body.customExts must map names to strings.")
         values = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in exts.items()}
         return Content(kind=ContentKind.CUSTOM, custom_event=event, custom_exts=values)
-    raise _illegal(f"message type {kind!r} is not supported; use txt, custom, cmd or loc.")
+    if isinstance(kind, str) and kind in _ATTACHMENTS:
+        return _attachment(_ATTACHMENTS[kind], payload)
+    raise _illegal(
+        f"message type {kind!r} is not supported; use txt, img, audio, video, file, loc, cmd "
+        "or custom."
+    )
+
+
+_ATTACHMENTS: Final = {
+    "img": ContentKind.IMAGE,
+    "audio": ContentKind.VOICE,
+    "video": ContentKind.VIDEO,
+    "file": ContentKind.FILE,
+}
+
+
+def _json_number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _illegal(f"body.{field} must be a number.")
+    return float(value)
+
+
+def _whole(payload: dict[str, Any], field: str) -> int:
+    value = payload.get(field)
+    if value is None:
+        return 0
+    number = _json_number(value, field)
+    if not number.is_integer() or not 0 <= number < 2**31:
+        raise _illegal(f"body.{field} must be a whole number ≥ 0.")
+    return int(number)
+
+
+def _attachment(kind: ContentKind, payload: dict[str, Any]) -> Content:
+    """Agora's img/audio/video/file bodies (agora-rest.md §3.2): ``url`` (absolute: the
+    upload's /chatfiles/{uuid}), ``secret``, ``filename``, ``file_length``; an image's
+    ``size``, a voice or video's ``length``, a video's ``thumb`` and ``thumb_secret``."""
+    size = payload.get("size")
+    size = {} if size is None else size
+    if not isinstance(size, dict):
+        raise _illegal("body.size must be an object {width, height}.")
+    return Content(
+        kind=kind,
+        url=_string(payload, "url"),
+        secret=_string(payload, "secret", required=False),
+        filename=_string(payload, "filename", required=False),
+        file_length=_whole(payload, "file_length"),
+        width=_json_number(size.get("width", 0), "size.width"),
+        height=_json_number(size.get("height", 0), "size.height"),
+        duration=_whole(payload, "length"),
+        thumbnail_url=_string(payload, "thumb", required=False),
+        thumbnail_secret=_string(payload, "thumb_secret", required=False),
+    )
 
 
 def message_body(body: dict[str, Any]) -> pb.MessageBody:
