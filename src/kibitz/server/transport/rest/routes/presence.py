@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.json_schema import SkipJsonSchema
 
-from kibitz.server.domain.presence import MAX_PER_CALL, PresenceView
+from kibitz.server.domain.models import App
+from kibitz.server.domain.presence import MAX_PER_CALL, PresenceService, PresenceView
 
 from ..deps import AppDep, SelfOrAdminDep, read_json, services_of
 from ..openapi import operation, operation_id
@@ -63,6 +64,13 @@ def _views(views: list[PresenceView]) -> JSONResponse:
     return _result([v.as_json() for v in views])
 
 
+async def _presence_of(request: Request, app: App, username: str) -> PresenceService:
+    """The service, once the user in the path is known to exist (404 otherwise)."""
+    services = services_of(request)
+    await services.accounts.get(app, username)
+    return services.presence
+
+
 def _names(body: Any, *keys: str) -> list[str]:
     value = body
     if isinstance(body, dict):
@@ -98,7 +106,7 @@ async def presence_subscriptions(
 ) -> JSONResponse:
     number = page_arg(pageNum, 1, 1, 1_000_000, "pageNum")
     size = page_arg(pageSize, 20, 1, 500, "pageSize")
-    presence = services_of(request).presence
+    presence = await _presence_of(request, app, username)
     total, page = await presence.subscriptions(app, username, number, size)
     sublist = [{"uid": s.username, "expiry": str(s.expires_ms // 1000)} for s in page]
     return _result({"totalnum": str(total), "sublist": sublist})
@@ -113,7 +121,8 @@ async def subscribe_presence(
     except ValueError as exc:
         raise illegal("'expiry' must be a number of seconds.") from exc
     targets = _names(await read_json(request), "usernames")
-    views = await services_of(request).presence.subscribe(app, username, targets, seconds)
+    presence = await _presence_of(request, app, username)
+    views = await presence.subscribe(app, username, targets, seconds)
     return _views(views)
 
 
@@ -122,7 +131,8 @@ async def presence_statuses(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str
 ) -> JSONResponse:
     targets = _names(await read_json(request), "usernames")
-    return _views(await services_of(request).presence.statuses(app, username, targets))
+    presence = await _presence_of(request, app, username)
+    return _views(await presence.statuses(app, username, targets))
 
 
 @router.delete("", **operation(ok=PresenceResult, credential="self", body=PresenceUnsubscribeBody))
@@ -130,5 +140,5 @@ async def unsubscribe_presence(
     request: Request, app: AppDep, _: SelfOrAdminDep, username: str
 ) -> JSONResponse:
     targets = _names(await read_json(request), "usernames", "users")
-    await services_of(request).presence.unsubscribe(app, username, targets)
+    await (await _presence_of(request, app, username)).unsubscribe(app, username, targets)
     return _result("ok")

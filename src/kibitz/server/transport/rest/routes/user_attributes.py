@@ -59,14 +59,12 @@ class UserAttributesBody(RootModel[dict[str, str]]):
 class UserAttributesQuery(BaseModel):
     model_config = ConfigDict(extra="allow")
     targets: list[str] = Field(min_length=1, description=f"At most {MAX_FETCH} usernames")
-    properties: list[str] | SkipJsonSchema[None] = None
+    properties: list[str] | None = None
 
 
 def _strings(value: Any, what: str) -> list[str]:
     if value is None:
         return []
-    if isinstance(value, str):
-        return [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise illegal(f"'{what}' must be a list of strings.")
     return list(value)
