@@ -36,6 +36,7 @@ CASES = [
     "err_send",
     "err_join_twice",
     "err_member_removes",
+    "err_full_and_disabled",
     "err_destroyed_info",
 ]
 

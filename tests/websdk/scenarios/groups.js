@@ -593,6 +593,23 @@ run({
         return { twice }
     },
 
+    // A full group refuses a join with the SDK's 606; a disabled group refuses a send (608).
+    async err_full_and_disabled(ctx) {
+        const [bob] = names(ctx, 'bob')
+        const a = await login(ctx, 'alice')
+        const d = await login(ctx, 'dave')
+        const groupId = await create(a, { isPublic: true, needApprovalToJoin: false, maxMemberCount: 2, members: [bob] })
+        const full = checkType(await tryCall(d, 'joinGroup', { groupId, message: '' }), 606, 'joining a full group')
+        const disabled = await rest(ctx, 'POST', `/chatgroups/${groupId}/disable`)
+        check(disabled.status === 200, 'disabling the group', disabled)
+        const send = checkType(
+            await a.trySend({ type: 'txt', chatType: 'groupChat', to: groupId, msg: 'anyone?' }),
+            608,
+            'a send to a disabled group'
+        )
+        return { full, send }
+    },
+
     async err_member_removes(ctx) {
         const [bob, carol] = names(ctx, 'bob', 'carol')
         const a = await login(ctx, 'alice')

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from typing import Final, Protocol
 
 from kibitz.protocol import ChatError, ErrorCode
@@ -204,6 +205,16 @@ def is_group_id(name: str) -> bool:
     return name.isascii() and name.isdigit() and len(name) <= 32
 
 
+_MAX_CONVERSATIONS: Final = 10_000  # remembered by ``member_of``, per node
+
+
+@lru_cache(maxsize=4096)
+def _group_of_queue(queue: str) -> str | None:
+    """The group id whose queue this is, if it is one."""
+    name = queue.partition("@")[0]
+    return name if is_group_id(name) and queue == conversation_queue(name) else None
+
+
 def _conversation(group: Group, since: int = 0) -> Conversation:
     return Conversation(
         group.app_pk,
@@ -222,6 +233,7 @@ class GroupConversations:
     def __init__(self, store: GroupStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
+        self._conversations: dict[str, tuple[Group, Conversation]] = {}
 
     async def refusal(self, conversation: Conversation, username: str) -> ChatError | None:
         group = await self._store.get(conversation.app_pk, conversation.name)
@@ -256,15 +268,26 @@ class GroupConversations:
         return [m.username for m in await self._store.members(conversation.name)]
 
     async def member_of(self, user_id: str, queue: str) -> Conversation | None:
-        """Asked at every pull of a group's queue: answered from the (cached) member ids."""
-        name = queue.partition("@")[0]
-        if not is_group_id(name) or queue != conversation_queue(name):
+        """Asked at every pull of a group's queue (each member's, at every message):
+        answered from the (cached) member ids, and the same ``Conversation`` object while
+        the store hands back the same ``Group``."""
+        name = _group_of_queue(queue)
+        if name is None:
             return None
         username = (await self._store.member_ids(name)).get(user_id)
-        group = await self._store.group_of(name) if username is not None else None
-        if group is None or username in await self.unheeding(_conversation(group)):
+        if username is None:
             return None
-        return _conversation(group)
+        group = await self._store.group_of(name)
+        if group is None or username in await self._store.list_entries(name, ListKind.SHIELD):
+            return None
+        known = self._conversations.get(name)
+        if known is not None and known[0] is group:
+            return known[1]
+        if len(self._conversations) >= _MAX_CONVERSATIONS:
+            self._conversations.clear()
+        conversation = _conversation(group)
+        self._conversations[name] = (group, conversation)
+        return conversation
 
     async def joined(self, user_id: str) -> Sequence[Conversation]:
         """The user's groups, but those it shields (their messages leave UNREAD alone)."""

@@ -110,14 +110,31 @@ class SyncService:
         logged, not raised: the device then sees those messages again, it loses none.
         A key no message can have is refused (MESSAGE_INVALID) before it reaches storage,
         where it would fail the whole group commit it shares with other users' writes."""
-        if not 0 <= key <= MAX_KEY:
-            raise ChatError(ErrorCode.MESSAGE_INVALID, "no message has that key")
+        _check_key(key)
         if is_conversation_queue(queue) and await self._rows_owner(owner, queue) is None:
             return  # not a member: no cursor for a queue it cannot read
+        await self._store_ack(owner, resource, queue, key)
+
+    async def _store_ack(self, owner: str, resource: str, queue: str, key: int) -> None:
         try:
             await self._store.ack(owner, resource, queue, key)
         except Exception:
             log.warning("acknowledgement of a queue not stored", exc_info=True)
+
+    async def ack_and_pull(
+        self, owner: str, resource: str, queue: str, key: int
+    ) -> list[tuple[int, bytes]]:
+        """``ack(key)`` then ``pull`` past it — what a device's acknowledging pull asks —
+        with a conversation's membership looked up once for both."""
+        _check_key(key)
+        if not is_conversation_queue(queue):
+            await self._store_ack(owner, resource, queue, key)
+            return await self._store.pull(owner, resource, queue, key, self._batch)
+        rows_owner = await self._rows_owner(owner, queue)
+        if rows_owner is None:
+            return []
+        await self._store_ack(owner, resource, queue, key)
+        return await self._store.pull(owner, resource, queue, key, self._batch, rows_owner)
 
     async def pull(
         self, owner: str, resource: str, queue: str, after: int
@@ -134,3 +151,9 @@ class SyncService:
         """Whose rows a conversation queue holds, if ``owner`` is one of its members."""
         conversation = await self._conversations.member_of(owner, queue)
         return None if conversation is None else conversation.key
+
+
+def _check_key(key: int) -> None:
+    """A key no message can have is refused (MESSAGE_INVALID) before it reaches storage."""
+    if not 0 <= key <= MAX_KEY:
+        raise ChatError(ErrorCode.MESSAGE_INVALID, "no message has that key")
