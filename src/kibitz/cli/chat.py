@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import mimetypes
 import sys
 from collections.abc import AsyncIterator
 
@@ -52,7 +53,8 @@ __all__ = ["chat"]
 HELP = (
     "/to USER [TEXT] or /group ID [TEXT] picks the conversation (and sends TEXT); "
     "/follow USER shows their presence; /add USER [MESSAGE], /accept USER, /decline USER "
-    "for contacts; other lines are sent; /quit leaves"
+    "for contacts; /send-file PATH sends a file (images, audio, video as such); other lines "
+    "are sent; /quit leaves"
 )
 
 
@@ -70,6 +72,12 @@ def describe(message: ChatMessage) -> str:
         what = f"(custom {body.custom_event} {dict(body.custom_exts)})"
     elif body.kind is ContentKind.LOCATION:
         what = f"(location {body.latitude},{body.longitude} {body.address})".rstrip()
+    elif body.url:  # an attachment: what it is, and where (the share secret opens it)
+        size = f" {body.width:g}×{body.height:g}" if body.width and body.height else ""
+        what = (
+            f"({body.kind.value} {body.filename}{size}, {body.file_length} bytes) "
+            f"{body.url}?share-secret={body.secret}"
+        )
     else:
         what = f"({body.kind.value})"
     if message.chat_type is ChatType.GROUP:
@@ -175,6 +183,26 @@ async def _print_events(events: EventStream) -> None:
             _say(f"* logged out by the server: {event.code.name} ({int(event.code)})")
 
 
+async def _send_file(client: ChatClient, peer: tuple[str, ChatType], path: str) -> None:
+    """``/send-file PATH``: uploaded, then sent as an image, voice, video or file message."""
+    kind = (mimetypes.guess_type(path)[0] or "").split("/")[0]
+    to, chat_type = peer
+    if kind == "image":
+        message = ChatMessage.image(to, path, chat_type=chat_type)
+    elif kind == "audio":
+        message = ChatMessage.voice(to, path, chat_type=chat_type)
+    elif kind == "video":
+        message = ChatMessage.video(to, path, chat_type=chat_type)
+    else:
+        message = ChatMessage.file(to, path, chat_type=chat_type)
+    try:
+        sent = await client.chat.send_message(message)
+    except ChatError as exc:
+        _say(f"! {exc}")
+    else:
+        _say(f"* sent {sent.msg_id} ({sent.body.kind.value}, {sent.body.file_length} bytes)")
+
+
 async def _read_commands(client: ChatClient) -> None:
     peer: tuple[str, ChatType] | None = None
     async for line in _lines():
@@ -193,6 +221,12 @@ async def _read_commands(client: ChatClient) -> None:
                 continue
             if command in ("/add", "/accept", "/decline") and rest.split():
                 await _contact(client, command, rest)
+                continue
+            if command == "/send-file" and rest.strip():
+                if peer is None:
+                    _say("! no recipient yet: /to USER or /group ID")
+                    continue
+                await _send_file(client, peer, rest.strip())
                 continue
             if command not in ("/to", "/group") or not rest.strip():
                 _say(f"! unknown command {command!r}; {HELP}")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from kibitz.protocol import ChatError, ErrorCode, IdGenerator
-from kibitz.protocol._msync import ContentKind, pb
+from kibitz.protocol._msync import ATTACHMENT_KINDS, ContentKind, pb
 
 from ._listeners import CmdMessagesReceived, Dispatcher, MessagesReceived, MessageStream
 from ._message import ChatMessage, message_from_meta, message_to_meta, with_ack
@@ -83,9 +83,13 @@ class ChatManager:
             ChatError: ``USER_NOT_LOGIN`` before login; ``MESSAGE_INVALID`` for an empty or
                 unaddressed message; ``USER_NOT_FOUND`` for an unknown recipient;
                 ``SERVER_TIMEOUT`` without an ack in ``request_timeout``;
-                ``NETWORK_ERROR`` when the connection broke before the ack.
+                ``NETWORK_ERROR`` when the connection broke before the ack; for a file
+                not uploaded yet, ``FILE_NOT_FOUND``, ``FILE_TOO_LARGE``, ``FILE_INVALID``
+                or ``FILE_UPLOAD_FAILED``.
         """
         conn = await self._client._ready_connection()
+        if message.body.kind in ATTACHMENT_KINDS and not message.body.url:
+            message = await self._client._upload(message)  # FILE_* on failure
         message.validate()
         me = conn.login.username
         local_id = self._ids.next_id()

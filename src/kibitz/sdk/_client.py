@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
@@ -32,6 +34,7 @@ from ._connection import (
 )
 from ._contacts import ContactManager
 from ._discovery import ServerNode, fetch_nodes, first_working
+from ._files import download_file, upload_attachment
 from ._groups import GroupManager
 from ._listeners import (
     ChatEvent,
@@ -43,6 +46,7 @@ from ._listeners import (
     TokenExpired,
     TokenWillExpire,
 )
+from ._message import ChatMessage
 from ._options import ChatOptions, ConnectionState, check_transition
 from ._presence import PresenceManager
 from ._rest import GrantedToken, RestClient
@@ -335,6 +339,30 @@ class ChatClient:
             await self.groups._on_metas(muc)
         if len(muc) < len(metas):
             await self.chat._on_metas([m for m in metas if m.ns != pb.Meta.MUC])
+
+    # -- attachments (_files.py) ---------------------------------------------------------
+
+    def _rest_login(self) -> tuple[RestClient, Login]:
+        rest, login = self._rest, self._login
+        if rest is None or login is None or self.current_user is None:
+            raise ChatError(ErrorCode.USER_NOT_LOGIN, "log in first")
+        return rest, login
+
+    async def _upload(self, message: ChatMessage) -> ChatMessage:
+        rest, login = self._rest_login()
+        return await upload_attachment(rest, login.token, message, message.chat_type.value)
+
+    async def download(
+        self, message: ChatMessage, path: str | os.PathLike[str], *, thumbnail: bool = False
+    ) -> Path:
+        """Save the file of an image/voice/video/file message to ``path`` (``thumbnail``:
+        its preview instead). Raises ``ChatError`` FILE_DOWNLOAD_FAILED (refused, broken),
+        FILE_NOT_FOUND (unknown or expired on the server), USER_NOT_LOGIN.
+
+        Example: ``await client.download(message, "cat.jpg")``.
+        """
+        rest, login = self._rest_login()
+        return await download_file(rest, login.token, message.body, Path(path), thumbnail=thumbnail)
 
     async def _ready_connection(self) -> MsyncConnection:
         """The live connection; waits (bounded) while reconnecting."""

@@ -9,9 +9,10 @@ A message is immutable; sending returns a copy carrying the server's id and time
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Final
+from typing import Any, Final
 
 from kibitz.protocol import ChatError, ErrorCode
 from kibitz.protocol._msync import (
@@ -56,6 +57,8 @@ class ChatMessage:
         sender: The sender's username; filled in on received and sent messages.
         timestamp: Server time in milliseconds; ``0`` until the server acked it.
         local_id: The id this client used on the wire (sent messages only).
+        local_path: The file of an image/voice/video/file message not uploaded yet;
+            ``send_message`` uploads it and fills in the body's url and secret.
 
     Example:
         >>> ChatMessage.text("bob", "hello").text
@@ -70,6 +73,7 @@ class ChatMessage:
     sender: str = ""
     timestamp: int = 0
     local_id: int | None = None
+    local_path: str | None = None
 
     # -- constructors ------------------------------------------------------------------
 
@@ -138,6 +142,77 @@ class ChatMessage:
             building_name=building_name,
         )
         return cls(to, content, chat_type, dict(ext or {}))
+
+    @classmethod
+    def _attachment(
+        cls,
+        kind: ContentKind,
+        to: str,
+        path: str | os.PathLike[str],
+        chat_type: ChatType,
+        ext: Mapping[str, object] | None,
+        **fields: Any,
+    ) -> ChatMessage:
+        content = Content(kind, filename=os.path.basename(os.fspath(path)), **fields)
+        return cls(to, content, chat_type, dict(ext or {}), local_path=os.fspath(path))
+
+    @classmethod
+    def image(
+        cls,
+        to: str,
+        path: str | os.PathLike[str],
+        *,
+        width: float = 0,
+        height: float = 0,
+        chat_type: ChatType = ChatType.CHAT,
+        ext: Mapping[str, object] | None = None,
+    ) -> ChatMessage:
+        """An image, uploaded when sent (its size read from the file if not given).
+
+        Example: ``await client.chat.send_message(ChatMessage.image("bob", "cat.jpg"))``.
+        """
+        return cls._attachment(
+            ContentKind.IMAGE, to, path, chat_type, ext, width=width, height=height
+        )
+
+    @classmethod
+    def voice(
+        cls,
+        to: str,
+        path: str | os.PathLike[str],
+        duration: int = 0,
+        *,
+        chat_type: ChatType = ChatType.CHAT,
+        ext: Mapping[str, object] | None = None,
+    ) -> ChatMessage:
+        """A voice message (``duration`` in seconds), uploaded when sent."""
+        return cls._attachment(ContentKind.VOICE, to, path, chat_type, ext, duration=duration)
+
+    @classmethod
+    def video(
+        cls,
+        to: str,
+        path: str | os.PathLike[str],
+        duration: int = 0,
+        *,
+        chat_type: ChatType = ChatType.CHAT,
+        ext: Mapping[str, object] | None = None,
+    ) -> ChatMessage:
+        """A video (``duration`` in seconds), uploaded when sent; its poster frame is
+        ``thumbnail_url`` (made by the server when it has ffmpeg)."""
+        return cls._attachment(ContentKind.VIDEO, to, path, chat_type, ext, duration=duration)
+
+    @classmethod
+    def file(
+        cls,
+        to: str,
+        path: str | os.PathLike[str],
+        *,
+        chat_type: ChatType = ChatType.CHAT,
+        ext: Mapping[str, object] | None = None,
+    ) -> ChatMessage:
+        """Any file, uploaded when sent. Example: ``ChatMessage.file("bob", "report.pdf")``."""
+        return cls._attachment(ContentKind.FILE, to, path, chat_type, ext)
 
     # -- views -------------------------------------------------------------------------
 

@@ -44,6 +44,23 @@ class RestClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The client itself, for the calls that stream (attachments: ``_files``)."""
+        return self._http
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout
+
+    def url(self, path: str) -> str:
+        """``/{org}/{app}{path}``, relative to the current node."""
+        return self._prefix + path
+
+    def absolute(self, path: str) -> str:
+        """The absolute URL of ``/{org}/{app}{path}`` on the current node."""
+        return str(self._http.base_url).rstrip("/") + self._prefix + path
+
     def rebase(self, base_url: str) -> None:
         """Send later calls to ``base_url`` (the node a client moved to); calls in flight
         finish where they started."""
