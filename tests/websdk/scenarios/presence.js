@@ -6,9 +6,12 @@ const { Client, ScenarioFailure, check, errorInfo, run, user, withTimeout } = re
 
 const CALL_TIMEOUT_MS = 8000
 
-async function login(ctx, name) {
+// `node`: a node of ctx.config.nodes (the cluster lane), else the one server.
+async function login(ctx, name, node) {
     const u = user(ctx, name)
-    const client = new Client(ctx, name)
+    const n = node === undefined ? null : ctx.config.nodes[node]
+    const options = n ? { connection: { url: n.ws, apiUrl: n.rest } } : {}
+    const client = new Client(ctx, n ? `${name}-n${node}` : name, options)
     client.conn.addEventHandler('kibitz-presence', {
         onPresenceStatusChange: list => client._record('onPresenceStatusChange', list),
     })
@@ -54,13 +57,15 @@ function details(p) {
 }
 
 run({
+    // On one server, or (cluster lane) bob on node 1 and alice on node 0.
     async follow(ctx) {
+        const across = Array.isArray(ctx.config.nodes)
         const alice = user(ctx, 'alice').name
-        const b = await login(ctx, 'bob')
+        const b = await login(ctx, 'bob', across ? 1 : undefined)
         const sub = await call(b, 'subscribePresence', { usernames: [alice], expiry: 3600 })
         const now = sub.data && sub.data.result
         check(Array.isArray(now) && now.length === 1 && now[0].uid === alice, 'subscribe: no state', sub)
-        const a = await login(ctx, 'alice')
+        const a = await login(ctx, 'alice', across ? 0 : undefined)
         const online = await change(b, alice, p => details(p)[a.resource] === 1)
         check(online.expire === Number(now[0].expiry) && online.expire > 0, 'online: wrong expiry', { online, now })
         await call(a, 'publishPresence', { description: 'in a meeting' })
