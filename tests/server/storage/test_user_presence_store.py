@@ -111,6 +111,9 @@ async def test_presence_state(world: World) -> None:
     # a device that left: its status goes, the change time moves
     await p.touch(app.id, "alice", 30, {"web_1"})
     assert (await p.states(app.id, ["alice"]))["alice"] == PresenceState("away", {"web_2": "2"}, 30)
+    await p.touch(app.id, "alice", 35, ())  # a login: only the time moves
+    assert (await p.states(app.id, ["alice"]))["alice"] == PresenceState("away", {"web_2": "2"}, 35)
+    await p.touch(app.id, "nobody", 35, ())  # an unknown user: nothing
     # a resource no longer live is dropped at the next publish
     assert await p.publish(app.id, "alice", "web_3", "1", "", {"web_3"}, 40)
     assert (await p.states(app.id, ["alice"]))["alice"].statuses == {"web_3": "1"}

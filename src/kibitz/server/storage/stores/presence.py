@@ -8,7 +8,8 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import BigInteger, delete, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kibitz.server.domain.presence import PresenceState, Subscription
@@ -55,6 +56,7 @@ async def _current(conn: AsyncConnection, user_id: str) -> Any:
 class SqlPresenceStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     async def app_key(self, app_pk: str) -> str | None:
         async with self._engine.connect() as conn:
@@ -88,6 +90,19 @@ class SqlPresenceStore:
         return True
 
     async def touch(self, app_pk: str, username: str, now_ms: int, drop: Collection[str]) -> None:
+        if not drop:  # a login: one statement, no read (logins come in bursts)
+            found = select(
+                users.c.id, literal(""), literal("{}"), literal(now_ms, BigInteger)
+            ).where(users.c.app_pk == app_pk, users.c.username == username)
+            stmt = self._insert(presence).from_select(
+                ["user_id", "ext", "statuses", "last_ms"], found
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["user_id"], set_={"last_ms": stmt.excluded.last_ms}
+            )
+            async with self._engine.begin() as conn:
+                await conn.execute(stmt)
+            return
         async with self._engine.begin() as conn:
             user_id = await _user_id(conn, app_pk, username)
             if user_id is None:
