@@ -53,6 +53,7 @@ MAX_STATUS_CHARS: Final = 32
 MAX_PAGE_SIZE: Final = 500
 FANOUT_CHUNK: Final = 200
 MAX_PENDING: Final = 10_000
+PARALLEL: Final = 4  # announcements under way at once (each a few queries)
 _EXPIRY_MARK: Final = "\u0000expiry\u0000"  # where each subscriber's own expiry goes
 
 
@@ -294,17 +295,24 @@ class PresenceService:
             self._worker = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
+        """Announce what waits, ``PARALLEL`` users at a time (a user is never announced
+        twice at once: a change arriving meanwhile waits for a later round)."""
         try:
             while self._pending:
-                key = next(iter(self._pending))
-                change = self._pending.pop(key)
-                try:
-                    async with asyncio.timeout(30.0):
-                        await self._announce(*key, change)
-                except Exception:
-                    log.warning("presence: a change could not be announced", exc_info=True)
+                batch: list[tuple[tuple[str, str], _Change]] = []
+                while self._pending and len(batch) < PARALLEL:
+                    key = next(iter(self._pending))
+                    batch.append((key, self._pending.pop(key)))
+                await asyncio.gather(*(self._announce_logged(k, c) for k, c in batch))
         finally:
             self._idle.set()
+
+    async def _announce_logged(self, key: tuple[str, str], change: _Change) -> None:
+        try:
+            async with asyncio.timeout(30.0):
+                await self._announce(*key, change)
+        except Exception:
+            log.warning("presence: a change could not be announced", exc_info=True)
 
     async def settled(self, within_s: float = 10.0) -> None:
         """Wait until every change queued so far is announced (tests, shutdown)."""
