@@ -6,7 +6,7 @@ few and large. The endpoint, region and credentials come from the usual AWS sett
 profiles…), as any AWS tool reads them.
 
 An upload small enough for one part is one ``PutObject``; a larger one a multipart upload of
-``part_bytes`` parts, so a node holds at most one part per upload in memory whatever the
+``part_bytes`` parts, so a node holds about one part per upload in memory whatever the
 file's size. On any failure (the cap, the client's stream, the store) the multipart upload
 is aborted: the object never appears, and no part is left to pay for.
 """
@@ -31,7 +31,8 @@ from .local import READ_CHUNK, check_key
 __all__ = ["S3FileStore", "parse_s3_url"]
 
 T = TypeVar("T")
-PART_BYTES: Final = 8 * 1024 * 1024  # S3's minimum part is 5 MiB
+# S3's smallest part (but the last): a node holds about one part per upload in flight.
+PART_BYTES: Final = 5 * 1024 * 1024
 _MISSING: Final = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
@@ -68,7 +69,8 @@ class S3FileStore:
 
     async def put(self, key: str, chunks: AsyncIterable[bytes], max_bytes: int) -> int:
         name = self._key(key)
-        buffer = bytearray()
+        pending: list[bytes] = []  # the next part, as received (joined once, when full)
+        buffered = 0
         size = 0
         upload_id: str | None = None
         parts: list[dict[str, Any]] = []
@@ -77,23 +79,26 @@ class S3FileStore:
                 size += len(chunk)
                 if size > max_bytes:
                     raise BlobTooLarge
-                buffer += chunk
-                while len(buffer) >= self._part_bytes:
-                    if upload_id is None:
-                        started = await self._call(
-                            self._client.create_multipart_upload, Bucket=self._bucket, Key=name
-                        )
-                        upload_id = str(started["UploadId"])
-                    part = bytes(buffer[: self._part_bytes])
-                    del buffer[: self._part_bytes]
-                    parts.append(await self._part(name, upload_id, len(parts) + 1, part))
+                pending.append(chunk)
+                buffered += len(chunk)
+                if buffered < self._part_bytes:
+                    continue
+                if upload_id is None:
+                    started = await self._call(
+                        self._client.create_multipart_upload, Bucket=self._bucket, Key=name
+                    )
+                    upload_id = str(started["UploadId"])
+                data = b"".join(pending)
+                pending.clear()
+                buffered = 0
+                parts.append(await self._part(name, upload_id, len(parts) + 1, data))
+                del data
+            rest = b"".join(pending)
             if upload_id is None:
-                await self._call(
-                    self._client.put_object, Bucket=self._bucket, Key=name, Body=bytes(buffer)
-                )
+                await self._call(self._client.put_object, Bucket=self._bucket, Key=name, Body=rest)
                 return size
-            if buffer:
-                parts.append(await self._part(name, upload_id, len(parts) + 1, bytes(buffer)))
+            if rest:
+                parts.append(await self._part(name, upload_id, len(parts) + 1, rest))
             await self._call(
                 self._client.complete_multipart_upload,
                 Bucket=self._bucket,
