@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from kibitz.protocol import ErrorCode
-from kibitz.server.domain.events import KickDevices
+from kibitz.server.domain.events import AppDisabled, KickDevices
 from kibitz.server.domain.messaging import Notice
 
 from .frames import notice_frame
@@ -90,13 +90,22 @@ class SessionRegistry:
     # -- the bus's local end -------------------------------------------------------------
 
     def deliver(self, notices: Sequence[Notice]) -> None:
-        """Hand each notice to the sessions it names; the NOTICE is encoded once each."""
+        """Hand each notice to the sessions it names. A NOTICE is encoded once per queue
+        (a group message's notices all name the group's queue: one encoding, not one per
+        member)."""
+        users = self._users
+        frames: dict[tuple[str, str, str], bytes] = {}
         for n in notices:
-            by_resource = self._users.get((n.app_pk, n.username))
+            by_resource = users.get((n.app_pk, n.username))
             if not by_resource:
                 continue
-            frame = notice_frame(n.app_key, n.queue, n.queue_resource)
-            for resource, session in list(by_resource.items()):
+            which = (n.app_key, n.queue, n.queue_resource)
+            frame = frames.get(which)
+            if frame is None:
+                frame = frames[which] = notice_frame(*which)
+            # A copy: notify may close a session (a full outbox), which takes it out of
+            # this very dict.
+            for resource, session in tuple(by_resource.items()):
                 if resource != n.skip_resource:
                     session.notify(n.queue, frame)
 
@@ -122,6 +131,17 @@ class SessionRegistry:
         if k.resource is not None:
             return [live[k.resource]] if k.resource in live else []
         return list(live.values())
+
+    def apps_disabled(self, events: Sequence[AppDisabled]) -> None:
+        """A banned app's sessions on this node close (as for a restart: the SDK comes
+        back and its login is refused), each in a task the kicks' wait covers."""
+        banned = {e.app_pk for e in events if e.disabled}
+        for app_pk, username, session in self.all_sessions():
+            if app_pk in banned:
+                self.remove(app_pk, username, session)
+                task = asyncio.get_running_loop().create_task(session.close_for_shutdown())
+                self._kicking.add(task)
+                task.add_done_callback(self._kicking.discard)
 
     async def kicks_done(self) -> None:
         """Wait (at most 5 s) for the kicks under way to have closed their sessions."""

@@ -57,14 +57,16 @@ async def _pull(ctx: Context, conn: Connection, ul: pb.CommSyncUL) -> None:
     owner, resource = login.user.id, login.resource
     conn.begin_pull(queue)
     try:
-        if ul.key > conn.acked.get(queue, 0):
+        key, acked = ul.key, conn.acked.get(queue, 0)
+        if key > acked:
             try:
-                await s.sync.ack(owner, resource, queue, ul.key)
+                rows = await s.sync.ack_and_pull(owner, resource, queue, key)
             except ChatError as exc:  # a key no message has
                 conn.send(sync_error_frame(pb.Status.WRONG_PARAMETER, exc.description))
                 return
-            conn.acked[queue] = ul.key
-        rows = await s.sync.pull(owner, resource, queue, conn.acked.get(queue, 0))
+            conn.acked[queue] = key
+        else:
+            rows = await s.sync.pull(owner, resource, queue, acked)
         conn.send(sync_batch_frame(app_key, queue, rows, s.clock.now_ms()))
     finally:
         conn.end_pull(queue)
