@@ -85,6 +85,10 @@ class FrameSocket(Protocol):
 
     async def send(self, data: bytes) -> None: ...
 
+    # Optional: ``def send_nowait(self, data: bytes) -> bool`` — take the frame now if
+    # that needs no wait (True), else take nothing (False). The connection then writes
+    # without waking its send task; frames still leave in order.
+
     async def close(self, code: int, reason: str = "") -> None: ...
 
 
@@ -142,6 +146,10 @@ class Connection:
         self._pulling: str | None = None
         self._deferred_notice: bytes | None = None
         self._noticed: set[str] = set()
+        # Straight to the socket while nothing waits before the frame (outbox empty, the
+        # send task not mid-write): a fan-out burst then costs no task wakeup per frame.
+        self._send_now: Callable[[bytes], bool] | None = getattr(socket, "send_nowait", None)
+        self._writing = False
 
     # -- state -----------------------------------------------------------------------------
 
@@ -169,6 +177,9 @@ class Connection:
         """Queue a frame; a consumer that lets its outbox fill up is disconnected (its
         messages wait in storage for its next login)."""
         if self._closing:
+            return
+        now = self._send_now
+        if now is not None and not self._outbox and not self._writing and now(frame):
             return
         settings = self._settings
         if len(self._outbox) >= settings.send_queue_frames or (
@@ -365,9 +376,12 @@ class Connection:
                     await asyncio.sleep(self._linger_s)
                 return
             self._outbox_bytes -= len(frame)
+            self._writing = True
             try:
                 await self._socket.send(frame)
             except Exception:
                 self._peer_gone = True
                 self.close(Close.NORMAL, flush=False)
                 return
+            finally:
+                self._writing = False

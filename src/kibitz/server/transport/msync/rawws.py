@@ -37,6 +37,9 @@ _BINARY: Final = 0x2
 # aborted. A peer that stopped reading never drains it, and ``transport.close()`` alone waits
 # for the buffer to empty, holding the socket, its descriptor and its bytes indefinitely.
 _DRAIN_S: Final = 2.0
+# Frames ``send_nowait`` gathers for one write (two entries each: header, payload); past
+# that the connection's bounded outbox takes over, as for a slow reader.
+_GATHER_MAX: Final = 64
 
 
 def _header(opcode: int, length: int) -> bytes:
@@ -145,6 +148,19 @@ class RawFrameSocket:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
+
+    def send_nowait(self, data: bytes) -> bool:
+        """``send`` without a coroutine, when it would not wait: False (nothing taken) when
+        the peer has gone, the transport is past its high-water mark, or this turn's output
+        already holds ``_GATHER_MAX`` frames — the connection's outbox then holds it."""
+        if self._closed or not self._writable.is_set() or len(self._out) >= _GATHER_MAX:
+            return False
+        self._out.append(_header(_BINARY, len(data)))
+        self._out.append(data)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        return True
 
     def _flush(self) -> None:
         self._flush_scheduled = False
