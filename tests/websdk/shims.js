@@ -75,10 +75,27 @@ class XMLHttpRequestShim {
     }
 
     send(body) {
+        // A FormData (file uploads) or a Blob is encoded as a browser would: the multipart
+        // form with its boundary, or the blob's bytes (Node 20's Response does both).
+        if (body instanceof globalThis.FormData || body instanceof globalThis.Blob) {
+            const encoded = new globalThis.Response(body)
+            const type = encoded.headers.get('content-type')
+            encoded.arrayBuffer().then(
+                bytes => this._send(Buffer.from(bytes), type),
+                () => this._emit('error')
+            )
+            return
+        }
+        this._send(body === null || body === undefined ? null : Buffer.from(String(body)))
+    }
+
+    _send(payload, contentType) {
         const url = new URL(this._url)
         const transport = url.protocol === 'https:' ? https : http
-        const payload = body === null || body === undefined ? null : Buffer.from(String(body))
         const headers = { ...this._headers }
+        if (contentType && !Object.keys(headers).some(k => k.toLowerCase() === 'content-type')) {
+            headers['Content-Type'] = contentType
+        }
         if (payload) headers['Content-Length'] = payload.length
         const req = transport.request(url, { method: this._method, headers }, res => {
             const chunks = []
@@ -87,8 +104,15 @@ class XMLHttpRequestShim {
                 this.status = res.statusCode
                 this._responseHeaders = res.headers
                 this.responseURL = this._url
-                this.responseText = Buffer.concat(chunks).toString('utf8')
+                const bytes = Buffer.concat(chunks)
+                this.responseText = bytes.toString('utf8')
                 this.response = this.responseText
+                if (this.responseType === 'blob') {
+                    const type = res.headers['content-type'] || ''
+                    this.response = new globalThis.Blob([bytes], { type })
+                } else if (this.responseType === 'arraybuffer') {
+                    this.response = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)
+                }
                 this.readyState = 4
                 this._emit('readystatechange')
                 this._emit('load')
@@ -114,6 +138,66 @@ class XMLHttpRequestShim {
     }
 }
 
+// FileReader, for the SDK's chunked upload (it reads the file once) and its download
+// errors (it reads the refused blob as text to find the JSON error body).
+class FileReaderShim {
+    constructor() {
+        this.readyState = 0
+        this.result = null
+        this.error = null
+        this._listeners = {}
+        this.onload = null
+        this.onloadend = null
+        this.onerror = null
+    }
+
+    addEventListener(name, fn) {
+        ;(this._listeners[name] = this._listeners[name] || []).push(fn)
+    }
+
+    _emit(name) {
+        const event = { target: this }
+        const handler = this['on' + name]
+        if (typeof handler === 'function') handler.call(this, event)
+        for (const fn of this._listeners[name] || []) fn.call(this, event)
+    }
+
+    _read(blob, convert) {
+        this.readyState = 1
+        Promise.resolve(blob.arrayBuffer()).then(
+            bytes => {
+                this.result = convert(bytes, blob)
+                this.readyState = 2
+                this._emit('load')
+                this._emit('loadend')
+            },
+            err => {
+                this.error = err
+                this.readyState = 2
+                this._emit('error')
+                this._emit('loadend')
+            }
+        )
+    }
+
+    readAsArrayBuffer(blob) {
+        this._read(blob, bytes => bytes)
+    }
+
+    readAsText(blob) {
+        this._read(blob, bytes => Buffer.from(bytes).toString('utf8'))
+    }
+
+    readAsDataURL(blob) {
+        this._read(
+            blob,
+            (bytes, b) => `data:${b.type || 'application/octet-stream'};base64,${Buffer.from(bytes).toString('base64')}`
+        )
+    }
+
+    abort() {}
+}
+
 // A browser WebSocket never throws on a network error: it fires `error` then `close`. The
 // SDK only sets onopen/onclose/onmessage, so `ws` would crash the process on an unhandled
 // 'error' event; swallow it (the SDK reacts to the close that always follows).
@@ -132,6 +216,7 @@ function install() {
     g.window = g
     g.WebSocket = BrowserWebSocket
     g.XMLHttpRequest = XMLHttpRequestShim
+    if (!g.FileReader) g.FileReader = FileReaderShim
     g.addEventListener = () => {}
     g.removeEventListener = () => {}
     g.document = {
@@ -149,4 +234,4 @@ function install() {
 
 install()
 
-module.exports = { install, XMLHttpRequestShim }
+module.exports = { install, XMLHttpRequestShim, FileReaderShim }
