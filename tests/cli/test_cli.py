@@ -155,6 +155,23 @@ def test_app_settings_show_change_and_refuse(tmp_path: Path) -> None:
     assert missing.returncode != 0
 
 
+def test_app_disable_and_enable(tmp_path: Path) -> None:
+    create(tmp_path, "acme", "chat")
+    assert kibitz(tmp_path, "app", "disable", "acme", "chat").stdout.strip() == "disabled acme#chat"
+
+    async def state() -> bool:
+        services = build_services(Settings(data_dir=tmp_path))
+        try:
+            return (await services.apps.resolve("acme", "chat")).disabled
+        finally:
+            await services.engine.dispose()
+
+    assert anyio.run(state) is True
+    kibitz(tmp_path, "app", "enable", "acme", "chat")
+    assert anyio.run(state) is False
+    assert kibitz(tmp_path, "app", "disable", "acme", "nope", check=False).returncode != 0
+
+
 # -- tokens --------------------------------------------------------------------------------
 
 

@@ -252,6 +252,30 @@ def files_gc(file_store: str | None, data_dir: Path | None, database_url: str | 
     click.echo(f"removed {removed} expired files")
 
 
+@app_group.command("disable")
+@click.argument("org")
+@click.argument("app")
+@_storage_options
+def app_disable(org: str, app: str, data_dir: Path | None, database_url: str | None) -> None:
+    """Ban app ORG#APP: logins and REST calls are refused (305); nothing is lost.
+
+    A running server closes the app's sessions at once when the ban comes through its
+    admin route (POST /{org}/{app}/disable); from here it takes effect within seconds.
+    """
+    _run(_settings(data_dir, database_url), lambda s: s.apps.set_disabled(org, app, True))
+    click.echo(f"disabled {org}#{app}")
+
+
+@app_group.command("enable")
+@click.argument("org")
+@click.argument("app")
+@_storage_options
+def app_enable(org: str, app: str, data_dir: Path | None, database_url: str | None) -> None:
+    """Lift the ban on app ORG#APP."""
+    _run(_settings(data_dir, database_url), lambda s: s.apps.set_disabled(org, app, False))
+    click.echo(f"enabled {org}#{app}")
+
+
 @app_group.command("settings")
 @click.argument("org")
 @click.argument("app")

@@ -235,3 +235,11 @@ class AdminClient:
         kinds = {"chat": chat, "groupchat": groupchat, "chatroom": chatroom}
         body = {"username": username, **{k: v for k, v in kinds.items() if v is not None}}
         await self._call("POST", "/mutes", json=body)
+
+    async def disable_app(self) -> None:
+        """Ban this app: its sessions close; logins and REST calls fail with
+        ``SERVER_SERVICE_RESTRICTED`` until ``enable_app``."""
+        await self._call("POST", "/disable")
+
+    async def enable_app(self) -> None:
+        await self._call("POST", "/enable")

@@ -39,7 +39,7 @@ LOGIN_RULES: Final[list[_Rule]] = [
     _r(S.UNAUTHORIZED, None, ErrorCode.INVALID_TOKEN),
     _r(S.TOO_MANY_DEVICES, None, ErrorCode.USER_LOGIN_TOO_MANY_DEVICES),
     _r(S.BIND_ANOTHER_DEVICE, None, ErrorCode.USER_BIND_ANOTHER_DEVICE),
-    _r(S.IM_FORBIDDEN, None, ErrorCode.USER_PERMISSION_DENIED),
+    _r(S.IM_FORBIDDEN, None, ErrorCode.SERVER_SERVICE_RESTRICTED),  # the app is banned
     _r(S.PERMISSION_DENIED, r"limit", ErrorCode.EXCEED_SERVICE_LIMIT),
     _r(S.PERMISSION_DENIED, None, ErrorCode.USER_PERMISSION_DENIED),
     _r(S.PLATFORM_LIMIT, None, ErrorCode.EXCEED_SERVICE_LIMIT),
@@ -92,6 +92,7 @@ REST_DESCRIPTIONS: Final[list[tuple[re.Pattern[str], ErrorCode]]] = [
     (re.compile(p, re.IGNORECASE), c)
     for p, c in [
         (r"invalid password|password must", ErrorCode.INVALID_PASSWORD),
+        (r"service restricted", ErrorCode.SERVER_SERVICE_RESTRICTED),
         (r"user not found|username .* doesn't exist", ErrorCode.USER_NOT_FOUND),
         (r"deactivat", ErrorCode.USER_PERMISSION_DENIED),
         (r"not a legal username|is not legal", ErrorCode.INVALID_USER_NAME),

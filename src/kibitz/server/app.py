@@ -20,6 +20,7 @@ from .domain.auth import AuthService
 from .domain.clock import SystemClock
 from .domain.contacts import ContactRules, ContactService
 from .domain.events import (
+    AppDisabled,
     AppSettingsChanged,
     ContactsChanged,
     DeviceOffline,
@@ -90,7 +91,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         parallelism=settings.argon2_parallelism,
         threads=settings.password_hash_threads,
     )
-    apps = AppService(SqlAppStore(engine), clock, settings.default_max_devices)
+    apps = AppService(SqlAppStore(engine), clock, settings.default_max_devices, bus)
+    bus.subscribe(AppDisabled, apps.apps_changed)
+    bus.subscribe(AppDisabled, sessions.apps_disabled)
     app_settings = AppSettingsService(SqlAppSettingsStore(engine), bus, clock)
     bus.subscribe(AppSettingsChanged, app_settings.settings_changed)
     accounts = AccountService(SqlUserStore(engine), hasher, clock, live_sessions, bus)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from collections.abc import Sequence
 from typing import Final
 
 from kibitz.protocol import ChatError, ErrorCode
 
+from .events import AppDisabled, EventBus
 from .models import App
 from .ports import AppStore, Clock
 
@@ -21,7 +23,14 @@ _CACHE_MS: Final = 5_000  # another process (the CLI) may create or delete apps
 class AppService:
     """Owns the app registry. Lookups are cached briefly; the CLI may change apps live."""
 
-    def __init__(self, store: AppStore, clock: Clock, default_max_devices: int) -> None:
+    def __init__(
+        self,
+        store: AppStore,
+        clock: Clock,
+        default_max_devices: int,
+        bus: EventBus | None = None,
+    ) -> None:
+        self._bus = bus
         self._store = store
         self._clock = clock
         self._default_max_devices = default_max_devices
@@ -81,6 +90,21 @@ class AppService:
 
     async def all_apps(self) -> list[App]:
         return await self._store.all_apps()
+
+    async def set_disabled(self, org_name: str, app_name: str, disabled: bool) -> App:
+        """Ban (or restore) an app: its sessions close on every node and its logins and
+        REST calls are refused with SERVER_SERVICE_RESTRICTED; nothing stored is lost."""
+        app = await self.resolve(org_name, app_name)
+        await self._store.set_disabled(app.id, disabled)
+        self._by_name.clear()
+        if self._bus is not None:
+            await self._bus.publish([AppDisabled(app.id, disabled)])
+        return await self.resolve(org_name, app_name)
+
+    def apps_changed(self, events: Sequence[AppDisabled]) -> None:
+        """Another node banned or restored an app: forget what is cached."""
+        if events:
+            self._by_name.clear()
 
     async def delete(self, org_name: str, app_name: str) -> App:
         app = await self.resolve(org_name, app_name)

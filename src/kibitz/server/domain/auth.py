@@ -208,6 +208,8 @@ class AuthService:
     async def login(self, app: App, username: str, token: str) -> Principal:
         """A real-time login: the token must be a user token of exactly this user."""
         validate_username(username)
+        if app.disabled:
+            raise ChatError(ErrorCode.SERVER_SERVICE_RESTRICTED, "the app is disabled")
         principal = await self.authenticate(app, token)
         if principal.user is None:
             raise ChatError(ErrorCode.INVALID_TOKEN, "an app token cannot log in as a user")

@@ -16,6 +16,7 @@ from typing import Protocol, TypeVar
 
 __all__ = [
     "EVENT_TYPES",
+    "AppDisabled",
     "AppSettingsChanged",
     "ContactsChanged",
     "DeviceOffline",
@@ -124,6 +125,15 @@ class MutesChanged:
     app_pk: str
 
 
+@dataclass(frozen=True, slots=True)
+class AppDisabled:
+    """An app was banned (``disabled``) or restored: nodes forget the cached app, and on a
+    ban close its sessions."""
+
+    app_pk: str
+    disabled: bool
+
+
 Event = (
     Notice
     | KickDevices
@@ -135,6 +145,7 @@ Event = (
     | ContactsChanged
     | PresenceNotify
     | MutesChanged
+    | AppDisabled
 )
 
 # The wire tag of each event type; the order is part of the bus format (append only).
@@ -149,6 +160,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ContactsChanged,
     PresenceNotify,
     MutesChanged,
+    AppDisabled,
 )
 
 E = TypeVar("E", bound=Event)

@@ -21,6 +21,7 @@ class App:
     token_secret: str  # signs the access tokens kibitz issues for this app
     max_devices: int
     created_ms: int
+    disabled: bool = False  # banned by the operator: no logins, no REST, nothing lost
 
     @property
     def app_key(self) -> str:

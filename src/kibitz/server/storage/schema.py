@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 __all__ = [
@@ -70,6 +71,7 @@ apps = Table(
     Column("token_secret", String(128), nullable=False),
     Column("max_devices", Integer, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
+    Column("disabled", Boolean, nullable=False, server_default=false()),  # banned
     UniqueConstraint("org_name", "app_name", name="uq_apps_org_app"),
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, literal, select
+from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -48,6 +48,13 @@ class SqlAppStore:
         async with self._engine.connect() as conn:
             rows = await conn.execute(select(apps).order_by(apps.c.created_ms, apps.c.id))
             return [_row_to_app(row) for row in rows]
+
+    async def set_disabled(self, app_pk: str, disabled: bool) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(apps).where(apps.c.id == app_pk).values(disabled=disabled)
+            )
+        return bool(result.rowcount)
 
     async def delete(self, app_pk: str) -> bool:
         async with self._engine.begin() as conn:

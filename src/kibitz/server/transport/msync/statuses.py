@@ -22,6 +22,7 @@ USER_NOT_FOUND: Final = "Sorry, user not found"
 USER_DEACTIVATED: Final = "Sorry, user is deactivated"
 TOO_MANY_DEVICES: Final = "Sorry, too many devices"
 APP_NOT_FOUND: Final = "Sorry, app key not found"
+APP_DISABLED: Final = "Sorry, the app is disabled"
 
 
 def login_status(exc: ChatError) -> tuple[pb.Status.ErrorCode, str]:
@@ -39,6 +40,8 @@ def login_status(exc: ChatError) -> tuple[pb.Status.ErrorCode, str]:
         return pb.Status.TOO_MANY_DEVICES, TOO_MANY_DEVICES  # 214 (4.21) / 2 (1.4)
     if code is ErrorCode.INVALID_APP_KEY:
         return pb.Status.FAIL, APP_NOT_FOUND  # 2
+    if code is ErrorCode.SERVER_SERVICE_RESTRICTED:
+        return pb.Status.IM_FORBIDDEN, APP_DISABLED  # 57 "server serving disabled"
     return pb.Status.FAIL, "Sorry, login failed"  # 2
 
 

@@ -54,8 +54,14 @@ def services_of(request: Request) -> Services:
 
 
 async def resolve_app(request: Request, org_name: str, app_name: str) -> App:
-    """The tenant named in the path; unknown → 404 organization_application_not_found."""
-    return await services_of(request).apps.resolve(org_name, app_name)
+    """The tenant named in the path; unknown → 404 organization_application_not_found; a
+    disabled app → 403 (SERVER_SERVICE_RESTRICTED) except for the route that enables it."""
+    app = await services_of(request).apps.resolve(org_name, app_name)
+    if app.disabled and not request.url.path.endswith(f"/{org_name}/{app_name}/enable"):
+        raise ChatError(
+            ErrorCode.SERVER_SERVICE_RESTRICTED, "the app is disabled: service restricted"
+        )
+    return app
 
 
 AppDep = Annotated[App, Depends(resolve_app)]

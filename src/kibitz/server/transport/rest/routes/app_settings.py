@@ -1,4 +1,5 @@
-"""``/{org}/{app}/settings``: an app's limits and service switches (kibitz's own route).
+"""``/{org}/{app}/settings``: an app's limits and service switches, and ``/disable`` /
+``/enable``: banning it (kibitz's own routes).
 
 Agora sets these in its console; kibitz has no console of its own yet, so an operator
 reads and changes them here (or with ``kibitz app settings``) with an app token::
@@ -39,6 +40,10 @@ class SettingsEnvelope(Envelope):
     data: dict[str, int | bool]
 
 
+class AppStateEnvelope(Envelope):
+    data: dict[str, bool]
+
+
 @router.get("/settings", **operation(ok=SettingsEnvelope))
 async def get_settings(request: Request, app: AppDep, _: AdminDep) -> JSONResponse:
     current = await services_of(request).app_settings.get(app.id)
@@ -57,3 +62,21 @@ async def put_settings(request: Request, app: AppDep, _: AdminDep) -> JSONRespon
         )
     current = await services_of(request).app_settings.update(app.id, body)
     return ok(request, app, path="/settings", data=current.as_dict())
+
+
+@router.post("/disable", **operation(ok=AppStateEnvelope))
+async def disable_app(request: Request, app: AppDep, _: AdminDep) -> JSONResponse:
+    """Ban the app: every session closes, logins and REST calls are refused (305) until
+    ``/enable``; nothing stored is lost."""
+    return await _switch(request, app, True)
+
+
+@router.post("/enable", **operation(ok=AppStateEnvelope))
+async def enable_app(request: Request, app: AppDep, _: AdminDep) -> JSONResponse:
+    return await _switch(request, app, False)
+
+
+async def _switch(request: Request, app: Any, disabled: bool) -> JSONResponse:
+    changed = await services_of(request).apps.set_disabled(app.org_name, app.app_name, disabled)
+    path = "/disable" if disabled else "/enable"
+    return ok(request, app, path=path, data={"disabled": changed.disabled})
