@@ -71,21 +71,60 @@ def _queue_field(app_key: str, queue: str) -> bytes:
     return b"\x32" + varint(len(encoded)) + encoded
 
 
+class _Last:
+    """The last pull reply built, empty and not: in a group's fan-out burst the members'
+    replies within one millisecond are the same bytes (same queue, rows and timestamp)."""
+
+    __slots__ = ("batch", "empty")
+
+    def __init__(self) -> None:
+        self.empty: tuple[str, str, int, bytes] = ("", "", -1, b"")
+        self.batch: tuple[str, str, int, Sequence[tuple[int, bytes]], bytes] = (
+            "",
+            "",
+            -1,
+            (),
+            b"",
+        )
+
+
+_last = _Last()
+
+
 def sync_batch_frame(
     app_key: str, queue: str, metas: Sequence[tuple[int, bytes]], now_ms: int
 ) -> bytes:
     """One pull reply: the batch with ``next_key`` = its last id, or empty and ``is_last``.
     The same bytes ``encode_frame`` would write for that ``CommSyncDL``."""
-    where = _queue_field(app_key, queue)
-    stamp = _TIMESTAMP_TAG + varint(now_ms)
     if not metas:
-        body = b"".join((_STATUS_OK, where, _IS_LAST, stamp))
-    else:
-        parts = [_STATUS_OK, _NEXT_KEY_TAG, varint(metas[-1][0]), where, _NOT_LAST, stamp]
-        for _, meta in metas:
-            parts += (_METAS_TAG, varint(len(meta)), meta)
-        body = b"".join(parts)
-    return b"".join((_SYNC_ENVELOPE, varint(len(body)), body))
+        k, q, t, frame = _last.empty
+        if t == now_ms and q == queue and k == app_key:
+            return frame
+        body = b"".join((_STATUS_OK, _queue_field(app_key, queue), _IS_LAST, _stamp(now_ms)))
+        frame = b"".join((_SYNC_ENVELOPE, varint(len(body)), body))
+        _last.empty = (app_key, queue, now_ms, frame)
+        return frame
+    k, q, t, rows, frame = _last.batch
+    if t == now_ms and q == queue and k == app_key and rows == metas:
+        return frame
+    parts = [
+        _STATUS_OK,
+        _NEXT_KEY_TAG,
+        varint(metas[-1][0]),
+        _queue_field(app_key, queue),
+        _NOT_LAST,
+        _stamp(now_ms),
+    ]
+    for _, meta in metas:
+        parts += (_METAS_TAG, varint(len(meta)), meta)
+    body = b"".join(parts)
+    frame = b"".join((_SYNC_ENVELOPE, varint(len(body)), body))
+    _last.batch = (app_key, queue, now_ms, metas, frame)
+    return frame
+
+
+def _stamp(now_ms: int) -> bytes:
+    return _TIMESTAMP_TAG + varint(now_ms)
 
 
 def sync_error_frame(code: pb.Status.ErrorCode, reason: str) -> bytes:

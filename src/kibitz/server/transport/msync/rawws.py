@@ -50,11 +50,6 @@ def _header(opcode: int, length: int) -> bytes:
     return bytes((0x80 | opcode, 127)) + length.to_bytes(8, "big")
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
-
-
 class RawFrameSocket:
     """The connection's ``FrameSocket`` over one transport: frames in a bounded deque,
     writes gathered until the end of the current loop turn."""
@@ -72,6 +67,9 @@ class RawFrameSocket:
         self._closed = False
         self._gone = False  # the transport reported the connection lost
         self._abort_timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # the receive deadline's
+        self._deadline = 0.0
+        self._timer_at = 0.0
 
     # -- fed by the protocol -------------------------------------------------------------
 
@@ -100,6 +98,9 @@ class RawFrameSocket:
 
     def lost(self) -> None:
         self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._out.clear()
         self._writable.set()  # a paused writer must not wait for a buffer that never drains
         self.deliver(None)
@@ -113,6 +114,9 @@ class RawFrameSocket:
                 await self._waiter
             finally:
                 self._waiter = None
+        return self._take()
+
+    def _take(self) -> bytes | None:
         item = self._inbox.popleft()
         if self._paused and len(self._inbox) <= _RESUME_AT:
             self._paused = False
@@ -123,18 +127,37 @@ class RawFrameSocket:
         return item
 
     async def receive_within(self, limit_s: float) -> bytes | None:
-        """``receive()``, raising TimeoutError after ``limit_s`` without a frame; no timer
-        at all when a frame is already waiting (the common case under load)."""
-        if self._inbox:
-            return await self.receive()
-        waiter = self._waiter = self._loop.create_future()
-        timer = self._loop.call_later(limit_s, _expire, waiter)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            self._waiter = None
-        return await self.receive()
+        """``receive()``, raising TimeoutError after ``limit_s`` without a frame. No timer
+        when a frame is already waiting (the common case under load), and no timer per
+        wait otherwise: one timer, re-armed only when it fires before the current wait's
+        deadline (a session that receives a frame a second arms it once a deadline)."""
+        if not self._inbox:
+            loop = self._loop
+            waiter = self._waiter = loop.create_future()
+            self._deadline = deadline = loop.time() + limit_s
+            if self._timer is None or deadline < self._timer_at:  # (the login's is longer)
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._timer_at = deadline
+                self._timer = loop.call_at(deadline, self._on_timer)
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+            if not self._inbox:
+                return await self.receive()
+        return self._take()
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done() or self._closed:
+            return  # no wait under way: the next one arms the timer again
+        if self._loop.time() >= self._deadline:
+            waiter.set_exception(TimeoutError())
+        else:
+            self._timer_at = self._deadline
+            self._timer = self._loop.call_at(self._deadline, self._on_timer)
 
     async def send(self, data: bytes) -> None:
         if self._closed:
@@ -181,6 +204,9 @@ class RawFrameSocket:
         self._out.append(_header(0x8, len(payload)) + payload)
         self._flush()
         self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if not self._writable.is_set():  # the buffer is past its high-water mark: not read
             self._transport.abort()
             return
