@@ -20,7 +20,7 @@ from tests.websdk.test_websdk import CHAT_APP, SDKS, Lane, lane, node_ready  # n
 
 pytestmark = pytest.mark.websdk
 
-CASES = ["image", "file", "large_file", "group_image", "wrong_secret"]
+CASES = ["image", "file", "large_file", "group_image", "group_shared_file", "wrong_secret"]
 
 
 @pytest.fixture(scope="module")

@@ -149,6 +149,52 @@ run({
         return { group: groupId, bytes: got.length }
     },
 
+    async group_shared_file(ctx) {
+        // uploadGroupSharedFile, getGroupSharedFilelist, downloadGroupSharedFile,
+        // deleteGroupSharedFile (agora-protocol-2.md §3): a member shares, another reads.
+        const alice = await login(ctx, 'alice')
+        const bob = await login(ctx, 'bob')
+        const created = await restOk(ctx, 'POST', '/chatgroups', {
+            body: {
+                groupname: 'shared',
+                desc: 'files lane',
+                public: true,
+                maxusers: 10,
+                owner: user(ctx, 'alice').name,
+                members: [user(ctx, 'bob').name],
+            },
+        })
+        const groupId = String(created.data.groupid)
+        const { bytes, file } = fileOf(ctx, 'bin', 'application/octet-stream')
+        const uploaded = await new Promise((resolve, reject) => {
+            alice.conn.uploadGroupSharedFile({
+                groupId,
+                file: { data: file, filename: file.name },
+                onFileUploadComplete: resolve,
+                onFileUploadError: err => reject(Object.assign(new Error('upload failed'), { details: err })),
+            })
+        })
+        const fileId = uploaded.data.file_id
+        check(typeof fileId === 'string' && uploaded.data.file_size === bytes.length, 'upload answer', uploaded)
+        const listed = await bob.conn.getGroupSharedFilelist({ groupId, pageNum: 1, pageSize: 10 })
+        check(listed.data.length === 1 && listed.data[0].file_id === fileId, 'not listed', listed)
+        check(listed.data[0].file_owner === user(ctx, 'alice').name, 'wrong owner', listed)
+        const got = await new Promise((resolve, reject) => {
+            bob.conn.downloadGroupSharedFile({
+                groupId,
+                fileId,
+                onFileDownloadComplete: async blob => resolve(Buffer.from(await blob.arrayBuffer())),
+                onFileDownloadError: err => reject(Object.assign(new Error('download failed'), { details: err })),
+            })
+        })
+        check(Buffer.compare(got, bytes) === 0, 'downloaded shared file differs', { got: got.length })
+        const deleted = await alice.conn.deleteGroupSharedFile({ groupId, fileId })
+        check(deleted.data.result === true, 'not deleted', deleted)
+        const after = await bob.conn.getGroupSharedFilelist({ groupId, pageNum: 1, pageSize: 10 })
+        check(after.data.length === 0, 'still listed', after)
+        return { fileId, bytes: got.length }
+    },
+
     async wrong_secret(ctx) {
         const alice = await login(ctx, 'alice')
         const bob = await login(ctx, 'bob')

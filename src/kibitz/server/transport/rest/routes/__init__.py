@@ -13,6 +13,7 @@ from . import (
     files,
     global_mutes,
     group_attributes,
+    group_files,
     group_members,
     group_moderation,
     group_receipts,
@@ -47,4 +48,5 @@ ROUTERS: list[APIRouter] = [
     contacts.router,
     files.router,
     file_parts.router,
+    group_files.router,
 ]

@@ -77,8 +77,10 @@ async def receive_upload(
     *,
     group_id: str | None = None,
     max_bytes: int | None = None,
+    restricted: bool | None = None,
 ) -> FileRecord:
-    """Stream one multipart upload into the file store (shared with the group routes)."""
+    """Stream one multipart upload into the file store (shared with the group routes;
+    ``restricted`` None: as the ``restrict-access`` header says)."""
     files = services_of(request).files
     cap = await files.max_bytes(app)
     if max_bytes is not None:
@@ -105,7 +107,9 @@ async def receive_upload(
                 headers.get("thumbnail-height") or upload.fields.get("thumbnail-height")
             ),
         ),
-        restricted=flag(headers.get("restrict-access") or query.get("restrict-access")),
+        restricted=flag(headers.get("restrict-access") or query.get("restrict-access"))
+        if restricted is None
+        else restricted,
         group_id=group_id,
         max_bytes=max_bytes,
     )
