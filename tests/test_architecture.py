@@ -31,7 +31,11 @@ RULES = {
         "kibitz.server.storage",
         "kibitz.server.transport",
         "kibitz.server.bus",
+        "boto3",
+        "botocore",
+        "PIL",
     ),
+    "server/files": ("kibitz.server.storage", "kibitz.server.transport", "sqlalchemy", "fastapi"),
     "sdk": ("kibitz.server", "kibitz.cli", "fastapi", "starlette", "sqlalchemy"),
     "server/storage": (
         "kibitz.server.transport",
