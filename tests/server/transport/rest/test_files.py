@@ -306,3 +306,46 @@ async def test_non_images_get_the_file_for_a_thumbnail(harness: AppHarness) -> N
         f"{h.base}/chatfiles/{entity['uuid']}", headers={**h.admin_headers(), "thumbnail": "true"}
     )
     assert got.content == b"%PDF-1.4" and got.headers["content-type"] == "application/pdf"
+
+
+async def test_html_is_a_download_never_a_page(harness: AppHarness) -> None:
+    h = harness
+    page = b"<script>alert(1)</script>"
+    entity = (await upload(h, page, filename="x.html", content_type="text/html")).json()[
+        "entities"
+    ][0]
+    got = await h.http.get(f"{h.base}/chatfiles/{entity['uuid']}", headers=h.admin_headers())
+    assert got.headers["content-disposition"].startswith("attachment;")
+    assert "sandbox" in got.headers["content-security-policy"]
+    assert got.headers["x-content-type-options"] == "nosniff"
+    image = (await upload(h, png(10, 10))).json()["entities"][0]
+    shown = await h.http.get(f"{h.base}/chatfiles/{image['uuid']}", headers=h.admin_headers())
+    assert shown.headers["content-disposition"].startswith("inline;")
+
+
+async def test_a_video_poster_frame_through_ffmpeg(
+    harness_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``?vframe=true`` (the Web SDK's video thumbnail URL): the first frame, made once by
+    ffmpeg (a stand-in on PATH here) and cached."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    frame = tmp_path / "frame.png"
+    Image.new("RGB", (320, 240), "black").save(frame)
+    calls = tmp_path / "calls"
+    fake = tools / "ffmpeg"
+    fake.write_text(
+        f'#!/bin/sh\necho run >> "{calls}"\nfor last; do :; done\ncp "{frame}" "$last"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ.get('PATH', '')}")
+    h: AppHarness = await harness_factory()
+    entity = (
+        await upload(h, os.urandom(5000), filename="clip.mp4", content_type="video/mp4")
+    ).json()["entities"][0]
+    url = f"{h.base}/chatfiles/{entity['uuid']}"
+    query = {"vframe": "true", "share-secret": entity["share-secret"]}
+    first = await h.http.get(url, params=query)
+    second = await h.http.get(url, params=query)
+    assert first.headers["content-type"] == "image/jpeg" and second.content == first.content
+    assert calls.read_text().count("run") == 1

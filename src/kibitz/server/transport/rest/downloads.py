@@ -43,11 +43,15 @@ def _ascii(ch: str) -> str:
     return ch if (ch.isascii() and ch.isalnum()) or ch in "._-" else "_"
 
 
-def _disposition(filename: str) -> str:
-    fallback = "".join(
-        ch if (ch.isascii() and ch.isalnum()) or ch in "._-" else "_" for ch in filename
-    )
-    return f"inline; filename=\"{fallback or 'file'}\"; filename*=UTF-8''{quote(filename)}"
+# Shown in place (an <img>, <audio>, <video>); anything else is a download, so an uploaded
+# HTML page never renders on the API's origin (and the sandbox CSP below stops its scripts).
+_INLINE: Final = ("image/", "audio/", "video/", "text/plain", "application/pdf")
+
+
+def _disposition(filename: str, content_type: str) -> str:
+    fallback = "".join(_ascii(ch) for ch in filename)
+    how = "inline" if content_type.startswith(_INLINE) else "attachment"
+    return f"{how}; filename=\"{fallback or 'file'}\"; filename*=UTF-8''{quote(filename)}"
 
 
 async def stream_response(
@@ -77,7 +81,8 @@ async def stream_response(
         "Accept-Ranges": "bytes",
         "Cache-Control": "private, max-age=86400",
         "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": _disposition(filename),
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Content-Disposition": _disposition(filename, content_type),
     }
     status = 200
     length = size
