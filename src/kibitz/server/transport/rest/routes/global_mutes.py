@@ -29,7 +29,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/{org_name}/{app_name}", generate_unique_id_function=operation_id)
 
 
-class MuteBody(BaseModel):
+class GlobalMuteBody(BaseModel):
     username: str
     chat: int | SkipJsonSchema[None] = Field(default=None, ge=-1, le=MAX_SECONDS)
     groupchat: int | SkipJsonSchema[None] = Field(default=None, ge=-1, le=MAX_SECONDS)
@@ -51,7 +51,7 @@ def _seconds(body: dict[str, Any]) -> dict[str, int]:
     return out
 
 
-@router.post("/mutes", **operation(ok=GroupDataEnvelope, body=MuteBody))
+@router.post("/mutes", **operation(ok=GroupDataEnvelope, body=GlobalMuteBody))
 async def mute(request: Request, app: AppDep, _: AdminDep) -> JSONResponse:
     body = await json_object(request)
     username = body.get("username")
