@@ -35,6 +35,7 @@ from ._connection import (
 from ._contacts import ContactManager
 from ._discovery import ServerNode, fetch_nodes, first_working
 from ._files import download_file, upload_attachment
+from ._group_files import GroupFileManager
 from ._groups import GroupManager
 from ._listeners import (
     ChatEvent,
@@ -118,6 +119,7 @@ class ChatClient:
         self.contacts = ContactManager(self, self._dispatcher)
         self.presence = PresenceManager(self, self._dispatcher)
         self.user_info = UserInfoManager(self)
+        self.group_files = GroupFileManager(self)  # a group's shared files
         self._lock = asyncio.Lock()
         self._connected = asyncio.Event()
         self._conn: MsyncConnection | None = None

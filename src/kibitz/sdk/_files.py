@@ -45,6 +45,7 @@ class UploadedFile:
     secret: str
     length: int
     content_type: str
+    raw: Any = None  # the server's answer
 
 
 def _image_size(path: Path) -> tuple[float, float]:
@@ -64,13 +65,17 @@ async def upload_file(
     *,
     restrict: bool = True,
     params: dict[str, str] | None = None,
+    endpoint: str = "/chatfiles",
+    group: bool = False,
 ) -> UploadedFile:
+    """Upload ``path`` to ``endpoint`` (a chat file, or ``group``: a group's shared file,
+    answered as ``data`` instead of ``entities``)."""
     if not await anyio.Path(path).is_file():
         raise ChatError(ErrorCode.FILE_NOT_FOUND, f"no file at {path}")
     size = (await anyio.Path(path).stat()).st_size
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     headers = {"Authorization": f"Bearer {token}", "restrict-access": str(restrict).lower()}
-    url = rest.url("/chatfiles")
+    url = rest.url(endpoint)
     try:
         with path.open("rb") as f:  # httpx streams the part from the file, chunk by chunk
             response = await rest.http.post(
@@ -88,7 +93,17 @@ async def upload_file(
     if response.status_code == 400:
         raise ChatError(ErrorCode.FILE_INVALID, _describe(body, "the file was refused"))
     if response.status_code in (401, 403, 404):
-        raise rest_error(response.status_code, body, "/chatfiles")
+        raise rest_error(response.status_code, body, endpoint)
+    if group and response.is_success and isinstance(body, dict) and "data" in body:
+        data = body["data"]
+        return UploadedFile(
+            url=str(data.get("file_url", "")),
+            uuid=str(data.get("file_id", "")),
+            secret="",
+            length=int(data.get("file_size", size)),
+            content_type=content_type,
+            raw=body,
+        )
     entities = body.get("entities") if isinstance(body, dict) else None
     if not response.is_success or not entities or not isinstance(entities[0], dict):
         raise ChatError(ErrorCode.FILE_UPLOAD_FAILED, _describe(body, "the upload failed"))
@@ -100,6 +115,7 @@ async def upload_file(
         secret=str(entity.get("share-secret", "")),
         length=int(meta.get("content-length", size)),
         content_type=str(meta.get("content-type", content_type)),
+        raw=body,
     )
 
 
