@@ -138,16 +138,22 @@ class LocalServer:
 
     def create_app(self) -> dict[str, str]:
         """``kibitz app create bench run<tag>``: migrates the database first (an empty one
-        gets its tables here), then prints the app's credentials."""
-        create = ["app", "create", "bench", f"run{self.run_tag}", "--json"]
-        out = subprocess.run(
-            [*self._cli(), *create, *self._storage()],
+        gets its tables here), then prints the app's credentials. The app's REST rate is
+        raised past anything the generator offers (Agora's 100 calls/s per route would
+        throttle the REST fan-out, which measures the server, not the limit)."""
+        app = f"run{self.run_tag}"
+        out = self._run_cli(["app", "create", "bench", app, "--json"])
+        self._run_cli(["app", "settings", "bench", app, "rest_rate_per_s=1000000"])
+        return dict(json.loads(out))
+
+    def _run_cli(self, args: list[str]) -> bytes:
+        return subprocess.run(
+            [*self._cli(), *args, *self._storage()],
             check=True,
             capture_output=True,
             timeout=120,
             env=self._env(),
         ).stdout
-        return dict(json.loads(out))
 
     def launch(self) -> None:
         cmd = [*self._cli(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]

@@ -8,10 +8,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
 
 from kibitz.protocol import IdGenerator
 
+from .cluster.rates import RedisRateCounter
 from .cluster.setup import build_cluster
 from .domain.accounts import AccountService
 from .domain.app_settings import AppSettingsService
@@ -45,11 +48,13 @@ from .domain.models import App
 from .domain.passwords import Argon2Hasher
 from .domain.ports import Clock
 from .domain.presence import PresenceService
+from .domain.rates import RestRates, SendRates
 from .domain.sessions import SessionService
 from .domain.sync import SyncService
 from .domain.user_attributes import UserAttributes
 from .files.setup import build_file_store
 from .files.thumbnails import PillowThumbnailer
+from .metrics import Metrics
 from .services import Services
 from .settings import Settings
 from .storage.engine import create_engine
@@ -117,7 +122,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         shared=cluster.shared,
         conversations=conversations,
         rules=contact_rules,
-        sender_check=mutes,
+        sender_checks=(mutes, SendRates(app_settings, clock)),
     )
     bus.subscribe(UserChanged, messaging.users_changed)
     sync = SyncService(
@@ -142,8 +147,14 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     bus.subscribe(DeviceOnline, presence.devices_online)
     bus.subscribe(DeviceOffline, presence.devices_offline)
     accounts.removals.append(groups)  # a user's own groups go with its account
+    accounts.settings = app_settings  # max_users
+    metrics = Metrics()
+    metrics.read_sessions(sessions.count)
+    metrics.read_writer_queue(lambda: messages.queued)
+    messages.watch_commits(metrics.commit)
     return Services(
         settings=settings,
+        metrics=metrics,
         clock=clock,
         ids=ids,
         engine=engine,
@@ -172,6 +183,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         requests=GroupRequests(groups, group_store, clock),
         attributes=GroupAttributes(groups, group_store),
         mutes=mutes,
+        rest_rates=RestRates(
+            app_settings,
+            clock,
+            RedisRateCounter(cluster.redis, settings.redis_prefix) if cluster.redis else None,
+        ),
         receipts=GroupReceipts(
             groups, SqlReceiptStore(engine), app_settings, messaging, clock, ids
         ),
@@ -230,7 +246,9 @@ def create_app(
             await services.files.store.aclose()
             await services.engine.dispose()
 
-    app = FastAPI(title="kibitz", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="kibitz", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None
+    )
     app.state.services = services
     app.state.ready = False
 
@@ -239,6 +257,31 @@ def create_app(
         if not app.state.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
         return {"status": "ok"}
+
+    @app.get("/ready", include_in_schema=False)
+    async def ready() -> Any:
+        """Ready to serve: started, the database answers and, in a cluster, Redis."""
+        failed = [] if app.state.ready else ["starting"]
+        try:
+            async with asyncio.timeout(2.0):
+                async with services.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        except Exception:
+            failed.append("database")
+        if services.cluster.redis is not None:
+            try:
+                async with asyncio.timeout(2.0):
+                    await services.cluster.redis.ping()
+            except Exception:
+                failed.append("redis")
+        if failed:
+            return JSONResponse({"status": "not ready", "failed": failed}, status_code=503)
+        return {"status": "ready"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus text format; counts and timings only (no names, no bodies)."""
+        return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     register_rest(app)
     app.state.http_protocol = http_protocol(services.clock.now_ms)  # serving.uvicorn_config

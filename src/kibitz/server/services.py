@@ -25,9 +25,11 @@ from .domain.messaging import MessagingService
 from .domain.nodes import NodeList
 from .domain.ports import Clock
 from .domain.presence import PresenceService
+from .domain.rates import RestRates
 from .domain.sessions import SessionService
 from .domain.sync import SyncService
 from .domain.user_attributes import UserAttributes
+from .metrics import Metrics
 from .settings import Settings
 from .storage.stores.messages import SqlMessageStore
 from .transport.msync.notify import NotifyBoxes
@@ -39,6 +41,7 @@ __all__ = ["Services"]
 @dataclass(slots=True)
 class Services:
     settings: Settings
+    metrics: Metrics  # /metrics: fed by the edges and the writer
     clock: Clock
     ids: IdGenerator
     engine: AsyncEngine
@@ -60,6 +63,7 @@ class Services:
     attributes: GroupAttributes
     receipts: GroupReceipts
     mutes: GlobalMutes  # app-wide mutes, cached per node
+    rest_rates: RestRates  # per app and route; shared by the nodes of a cluster
     presence: PresenceService  # publish, subscribe, and telling followers
     user_info: UserAttributes  # user attributes (Agora's user info)
     notify: NotifyBoxes  # this node's sessions' NOTIFY metas (presence events)

@@ -10,6 +10,7 @@ from typing import Final, Protocol
 
 from kibitz.protocol import ChatError, ErrorCode
 
+from .app_settings import AppSettingsReader, QuotaReached
 from .events import EventBus, UserChanged
 from .models import App, User
 from .ports import Clock, PasswordHasher, SessionControl, UserStore
@@ -73,6 +74,7 @@ class AccountService:
         self.sessions = sessions
         self._bus = bus
         self.removals: list[UserRemoval] = []  # build_services adds the groups
+        self.settings: AppSettingsReader | None = None  # the app's max_users
 
     async def register(self, app: App, specs: Sequence[NewUser]) -> RegisterResult:
         """Validate everything first; then create the names not taken, all in one write.
@@ -100,6 +102,10 @@ class AccountService:
             else:
                 seen.add(spec.username)
                 fresh.append(spec)
+        if fresh and self.settings is not None:
+            limit = (await self.settings.get(app.id)).max_users
+            if await self._store.count(app.id) + len(fresh) > limit:
+                raise QuotaReached(f"the app may register at most {limit} users")
         now = self._clock.now_ms()
         created = [
             User(

@@ -29,6 +29,7 @@ __all__ = [
     "AppSettingsReader",
     "AppSettingsService",
     "AppSettingsStore",
+    "QuotaReached",
     "Setting",
 ]
 
@@ -85,6 +86,9 @@ def _switch(name: str, default: bool, doc: str) -> Setting:
 # default and range. A feature that needs one appends it here and as a field of
 # AppSettings below, with the code that enforces it (no setting is listed before it bites).
 SETTINGS: tuple[Setting, ...] = (
+    _int("max_users", 1_000_000, 1, 100_000_000, "accounts the app may register"),
+    _int("rest_rate_per_s", 100, 1, 1_000_000, "REST calls per second per route (Agora: 100)"),
+    _int("message_rate_per_user", 0, 0, 1_000_000, "a user's sends per second (0: no limit)"),
     _int("max_group_users", 5_000, 1, 100_000, "the largest maxusers a group may have"),
     _int("group_offline_messages", 200, 1, 100_000, "a group's messages kept per offline member"),
     _switch("group_read_receipts", False, "members may send read receipts (Agora: off)"),
@@ -106,6 +110,9 @@ _BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 class AppSettings:
     """One app's resolved settings (see ``SETTINGS`` for what each means)."""
 
+    max_users: int = 1_000_000
+    rest_rate_per_s: int = 100
+    message_rate_per_user: int = 0
     max_group_users: int = 5_000
     group_offline_messages: int = 200
     group_read_receipts: bool = False
@@ -126,6 +133,15 @@ class AppSettings:
         """Refuse with SERVICE_NOT_ENABLED (505) when ``switch`` is off for this app."""
         if not getattr(self, switch):
             raise ChatError(ErrorCode.SERVICE_NOT_ENABLED, f"{switch} is not enabled for this app")
+
+
+class QuotaReached(ChatError):
+    """An app's plan limit (registered users, ...): EXCEED_SERVICE_LIMIT, which REST
+    answers 429 ``resource_limited`` as Agora does for plan quotas (not the 400 of a
+    request over a per-call limit)."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(ErrorCode.EXCEED_SERVICE_LIMIT, description)
 
 
 class AppSettingsReader(Protocol):

@@ -335,7 +335,8 @@ class MessagingService:
 
     ``conversations``: the groups, rooms and threads there are (none by default: sends to
     them are refused as not existing). ``rules``: who refuses 1:1 messages (none: all
-    accept). ``sender_check``: whether the sender may send at all (app-wide mutes).
+    accept). ``sender_checks``: whether the sender may send at all (app-wide mutes, the
+    app's message rate).
     """
 
     def __init__(
@@ -349,10 +350,10 @@ class MessagingService:
         max_cached: int = MAX_CACHED,
         conversations: Conversations | None = None,
         rules: SendRules | None = None,
-        sender_check: SenderCheck | None = None,
+        sender_checks: Sequence[SenderCheck] = (),
     ) -> None:
         self.store = store
-        self._sender_check = sender_check
+        self._sender_checks = tuple(sender_checks)
         self._bus = bus
         self._clock = clock
         self.users = UserPlanner(store, presence, shared=shared, max_cached=max_cached, rules=rules)
@@ -419,8 +420,8 @@ class MessagingService:
         self, send: Send, kind: TargetKind, names: Sequence[str]
     ) -> list[Stored | ChatError]:
         """Plan (by ``kind``), write in one group commit, then notify; a result per name."""
-        if self._sender_check is not None:
-            await self._sender_check.check(send.sender, kind)
+        for check in self._sender_checks:
+            await check.check(send.sender, kind)
         planner = self._planners[kind]
         planned = await planner.plan(send, names)
         try:

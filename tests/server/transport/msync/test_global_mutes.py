@@ -1,6 +1,7 @@
 """App-wide mutes (``/mutes``, agora-rest.md §3.7) as a muted user feels them: its device's
 sends of the muted kind are refused with the Web SDK's "user is mute" (USER_MUTED) until
-the time runs out or the app lifts it; other kinds and the app's own REST sends pass."""
+the time runs out or the app lifts it; other kinds and the app's own REST sends pass. And
+the app's message rate per user: past it a send is refused with "traffic limit"."""
 
 from __future__ import annotations
 
@@ -74,3 +75,24 @@ async def test_bad_requests(gateway_factory: GatewayFactory) -> None:
         headers=bearer(gateway.token(bob)),
     )
     assert mine.status_code == 401
+
+
+async def test_a_user_past_the_apps_message_rate_is_told_traffic_limit(
+    gateway_factory: GatewayFactory,
+) -> None:
+    clock = FakeClock()
+    gateway = await gateway_factory(clock=clock)
+    await rest(gateway, "PUT", "/settings", json={"message_rate_per_user": 2})
+    await gateway.user("alice")
+    b = await gateway.client(await gateway.user("bob"), "b1")
+    sent = [status(await b.send_text("alice", f"m{n}")) for n in range(5)]
+    assert sent == [OK] * 4 + [(pb.Status.PERMISSION_DENIED, "traffic limit")]
+    clock.advance(1)
+    assert status(await b.send_text("alice", "later")) == OK
+    h = gateway.harness
+    by_app = await h.http.post(
+        f"{h.base}/messages/users",
+        json={"from": "bob", "to": ["alice"], "type": "txt", "body": {"msg": "app"}},
+        headers=h.admin_headers(),
+    )
+    assert by_app.status_code == 200, by_app.text  # the app's sends: the REST rate instead

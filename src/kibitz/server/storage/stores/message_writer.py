@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -93,8 +94,15 @@ class MessageWriter:
         # past it reads nothing that the pending acknowledgement would change.
         self._ack_keys: dict[tuple[str, str, str], int] = {}
         self._last_id = 0
+        # Told each commit's seconds and job count (the /metrics histogram), if anyone asks.
+        self.on_commit: Callable[[float, int], None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def queued(self) -> int:
+        """Jobs waiting for a commit (the /metrics gauge)."""
+        return self._jobs.qsize()
 
     @property
     def running(self) -> bool:
@@ -210,7 +218,10 @@ class MessageWriter:
         logins = [j for j in batch if isinstance(j, _Register)]
         appends = [j for j in batch if isinstance(j, _Append)]
         try:
+            started = time.perf_counter()
             written = await self._executor.run(transaction(self._batch(batch)))
+            if self.on_commit is not None:
+                self.on_commit(time.perf_counter() - started, len(batch))
         except Exception as exc:
             if len(batch) > 1:  # find the culprit: everyone else still gets written
                 for one in batch:

@@ -9,7 +9,7 @@ the device's owner and resource, through the same statements."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, tuple_
@@ -60,6 +60,14 @@ class SqlMessageStore:
         )
 
     # -- lifecycle -----------------------------------------------------------------------
+
+    def watch_commits(self, observer: Callable[[float, int], None]) -> None:
+        """``observer(seconds, jobs)`` after every commit (the /metrics histogram)."""
+        self._writer.on_commit = observer
+
+    @property
+    def queued(self) -> int:
+        return self._writer.queued
 
     async def start(self) -> None:
         if self._pg is not None:

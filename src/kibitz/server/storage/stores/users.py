@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Select
@@ -65,6 +65,11 @@ class SqlUserStore:
         )
         async with self._engine.connect() as conn:
             return {row[0] for row in await conn.execute(query)}
+
+    async def count(self, app_pk: str) -> int:
+        query = select(func.count()).select_from(users).where(users.c.app_pk == app_pk)
+        async with self._engine.connect() as conn:
+            return int(await conn.scalar(query) or 0)
 
     async def page(self, app_pk: str, limit: int, after: tuple[int, str] | None) -> list[User]:
         query = select(users).where(users.c.app_pk == app_pk)

@@ -3,7 +3,7 @@
 Only status/reason pairs the SDK maps are ever sent (docs/websdk-notes.md, and
 agora-protocol.md §7): a PERMISSION_DENIED with a reason it does not know leaves a send
 hanging until its 15 s timeout, so a send is refused with PERMISSION_DENIED only for
-"data is too large" and "user is mute", two reasons it lists.
+"data is too large", "user is mute" and "traffic limit", reasons it lists.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ def send_status(exc: ChatError) -> tuple[pb.Status.ErrorCode, str]:
         return pb.Status.FAIL, "not in group or chatroom"  # 602 / 702
     if code is ErrorCode.USER_MUTED:
         return pb.Status.PERMISSION_DENIED, "user is mute"  # 219 (a listed reason)
+    if code is ErrorCode.MESSAGE_SEND_TRAFFIC_LIMIT:
+        return pb.Status.PERMISSION_DENIED, "traffic limit"  # 509 (a listed reason)
     if code is ErrorCode.MESSAGE_ILLEGAL_WHITELIST:
         return pb.Status.FAIL, "not in group or chatroom white list"  # 506
     if code is ErrorCode.USER_PERMISSION_DENIED and exc.description == "blocked":

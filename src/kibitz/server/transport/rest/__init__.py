@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import cast
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from kibitz.server.services import Services
 
+from .deps import rest_rate
 from .errors import install_error_handlers
 from .middleware import AgoraCORSMiddleware, RequestGuard
 from .openapi import install_openapi
@@ -28,7 +29,7 @@ def register_rest(app: FastAPI) -> None:
     settings = services.settings
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(rest_rate)])
     # Every method served per path, for a 405's Allow header (errors.py).
     app.state.route_methods = [
         (route.path_regex, set(route.methods or ()))

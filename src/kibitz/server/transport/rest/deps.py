@@ -67,6 +67,17 @@ async def resolve_app(request: Request, org_name: str, app_name: str) -> App:
 AppDep = Annotated[App, Depends(resolve_app)]
 
 
+async def rest_rate(request: Request) -> None:
+    """Every app route counts against the app's REST rate for that route (429 past it)."""
+    org_name = request.path_params.get("org_name")
+    app_name = request.path_params.get("app_name")
+    if not isinstance(org_name, str) or not isinstance(app_name, str):
+        return
+    app = await resolve_app(request, org_name, app_name)
+    route = getattr(request.scope.get("route"), "path", "")
+    await services_of(request).rest_rates.check(app.id, f"{request.method} {route}")
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if not header:

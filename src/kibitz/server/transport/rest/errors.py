@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kibitz.protocol import ChatError, ErrorCode
+from kibitz.server.domain.app_settings import QuotaReached
 
 from .middleware import elapsed_ms
 
@@ -58,6 +59,7 @@ _FORBIDDEN = _spec(403, "forbidden_op", "ForbiddenOpException")
 _NOT_FOUND = _spec(404, "service_resource_not_found", "ServiceResourceNotFoundException")
 _RESOURCE_NOT_FOUND = _spec(404, "resource_not_found", "ResourceNotFoundException")
 _BUSY = _spec(429, "reach_limit", "ReachLimitException")
+_QUOTA = _spec(429, "resource_limited", "ResourceLimitedException")
 _INTERNAL = _spec(500, "internal_server_error", "InternalServerErrorException")
 
 # ErrorCode → how REST reports it (agora-rest.md §6.2). Features add their codes here.
@@ -159,11 +161,18 @@ def _render(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = error_body(request.scope, _now_ms(request), error, description, exception)
+    services = getattr(request.app.state, "services", None)
+    if services is not None:
+        services.metrics.rest.labels(str(status)).inc()
+        if error == "reach_limit":
+            services.metrics.rate_limited.labels("rest").inc()
     return JSONResponse(body, status_code=status, headers=headers)
 
 
 def chat_error_response(request: Request, exc: ChatError) -> JSONResponse:
-    spec = REST_ERRORS.get(exc.code, _ILLEGAL)
+    # A plan quota (QuotaReached) is Agora's 429 resource_limited; every other failure of
+    # its code goes by the table.
+    spec = _QUOTA if isinstance(exc, QuotaReached) else REST_ERRORS.get(exc.code, _ILLEGAL)
     return _render(request, spec.status, spec.error, exc.description, spec.exception)
 
 

@@ -8,6 +8,7 @@ domain's to say (its planners refuse a send to one that does not)."""
 from __future__ import annotations
 
 import logging
+import time
 
 from kibitz.protocol import ChatError, ErrorCode
 from kibitz.protocol._msync import GROUP_DOMAIN, FrameError, decode_payload, pb
@@ -53,6 +54,9 @@ async def _send(
     login = conn.login
     assert login is not None
     sender = Sender(login.app, login.user.username, login.user.id, login.resource)
+    metrics = s.metrics
+    started = time.perf_counter()
+    kind = to.kind.name.lower()
     try:
         if to.kind is TargetKind.GROUP and body.type == pb.MessageBody.READ_ACK:
             stored = await s.receipts.read(sender, to.name, body)  # counted, not stored
@@ -61,11 +65,17 @@ async def _send(
     except ChatError as exc:
         code, reason = send_status(exc)
         conn.send(send_fail_frame(meta_id, code, reason, s.clock.now_ms()))
+        metrics.sends.labels(kind, "refused").inc()
+        if exc.code is ErrorCode.MESSAGE_SEND_TRAFFIC_LIMIT:
+            metrics.rate_limited.labels("message").inc()
     except Exception:
         log.exception("send failed")
         conn.send(send_fail_frame(meta_id, pb.Status.FAIL, "internal error", s.clock.now_ms()))
+        metrics.sends.labels(kind, "failed").inc()
     else:
         conn.send(send_ack_frame(meta_id, stored.id, stored.timestamp_ms))
+        metrics.sends.labels(kind, "ok").inc()
+        metrics.send_seconds.observe(time.perf_counter() - started)
 
 
 def _target(body: pb.MessageBody, to: str, domain: str) -> Target:

@@ -105,6 +105,7 @@ async def provision(ctx: Context, conn: Connection, frame: pb.MSync) -> None:
         app = await s.apps.resolve_key(frame.guid.app_key)
         principal = await s.auth.login(app, frame.guid.name, _token(frame, prov))
     except ChatError as exc:
+        s.metrics.logins.labels("refused").inc()
         _refuse(conn, *login_status(exc))
         return
     user = principal.user
@@ -126,6 +127,7 @@ async def provision(ctx: Context, conn: Connection, frame: pb.MSync) -> None:
     try:
         await admit(s, conn, prov.reason)
     except ChatError as exc:
+        s.metrics.logins.labels("refused").inc()
         _refuse(conn, *login_status(exc))
         return
     if conn.closing:  # gone while the directory admitted it: closed() already ran
@@ -136,6 +138,7 @@ async def provision(ctx: Context, conn: Connection, frame: pb.MSync) -> None:
     conn.send(
         provision_frame(pb.Status.OK, resource=resource, expires_at_ms=principal.expires_at_ms)
     )
+    s.metrics.logins.labels("ok").inc()
 
 
 def closed(s: Services, conn: Connection) -> None:
