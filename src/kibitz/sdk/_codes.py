@@ -66,6 +66,8 @@ SEND_RULES: Final[list[_Rule]] = [
     _r(S.FAIL, r"message recall disabled", ErrorCode.SERVICE_NOT_ENABLED),
     _r(S.FAIL, r"^group read ack disabled", ErrorCode.SERVICE_NOT_ENABLED),
     _r(S.FAIL, r"^message expired", ErrorCode.MESSAGE_EXPIRED),
+    _r(S.FAIL, r"server busy", ErrorCode.SERVER_BUSY),
+    _r(S.FAIL, r"^internal error", ErrorCode.SERVER_UNKNOWN_ERROR),
     _r(S.FAIL, r"^message does not exist", ErrorCode.MESSAGE_INVALID),
     _r(S.PERMISSION_DENIED, r"user is mute", ErrorCode.USER_MUTED),
     _r(S.PERMISSION_DENIED, r"traffic limit", ErrorCode.MESSAGE_SEND_TRAFFIC_LIMIT),
@@ -185,6 +187,8 @@ def rest_error(http_status: int, body: object, path: str = "") -> ChatError:
         error = str(body.get("error", ""))
         description = str(body.get("error_description", ""))
     text = description or error or f"HTTP {http_status}"
+    if http_status == 503:  # the server sheds load: try again later
+        return ChatError(ErrorCode.SERVER_BUSY, text)
     if http_status >= 500:
         return ChatError(ErrorCode.SERVER_UNKNOWN_ERROR, text)
     group = GROUP_PATH.match(path) is not None

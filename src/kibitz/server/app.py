@@ -55,6 +55,7 @@ from .domain.user_attributes import UserAttributes
 from .files.setup import build_file_store
 from .files.thumbnails import PillowThumbnailer
 from .metrics import Metrics
+from .overload import LoadShedder
 from .services import Services
 from .settings import Settings
 from .storage.engine import create_engine
@@ -152,9 +153,16 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     metrics.read_sessions(sessions.count)
     metrics.read_writer_queue(lambda: messages.queued)
     messages.watch_commits(metrics.commit)
+    overload = LoadShedder(
+        lambda: messages.queued,
+        max_queue_jobs=settings.overload_queue_jobs,
+        max_lag_ms=settings.overload_lag_ms,
+    )
+    metrics.read_shed(lambda: overload.shed)
     return Services(
         settings=settings,
         metrics=metrics,
+        overload=overload,
         clock=clock,
         ids=ids,
         engine=engine,
@@ -224,6 +232,7 @@ def create_app(
         live.node = await services.cluster.start(services.ids)  # a cluster leases a node id
         live.epoch = services.cluster.lease.epoch if services.cluster.lease else ""
         await services.messages.start()
+        services.overload.start()
         if on_default_app is not None and not await services.apps.all_apps():
             on_default_app(await services.apps.create("kibitz", "demo"))
         sweeps = asyncio.create_task(services.files.sweep_forever(settings.file_sweep_interval_s))
@@ -241,6 +250,7 @@ def create_app(
             await services.sessions.kicks_done()
             await live.aclose()  # this node's devices leave the directory
             await services.presence.aclose()  # the last changes are announced
+            await services.overload.aclose()
             await services.messages.aclose()  # every queued write commits before we stop
             await services.cluster.aclose()
             await services.files.store.aclose()

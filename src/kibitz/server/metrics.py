@@ -65,6 +65,14 @@ class Metrics:
     def read_writer_queue(self, depth: Callable[[], int]) -> None:
         self.writer_queue.set_function(lambda: float(depth()))
 
+    def read_shed(self, count: Callable[[], int]) -> None:
+        shed = Gauge(
+            "kibitz_shed",
+            "new sends and REST calls refused as busy, since start",
+            registry=self.registry,
+        )
+        shed.set_function(lambda: float(count()))
+
     def commit(self, seconds: float, jobs: int) -> None:
         self.commit_seconds.observe(seconds)
         self.committed_jobs.inc(jobs)

@@ -30,6 +30,7 @@ from .domain.sessions import SessionService
 from .domain.sync import SyncService
 from .domain.user_attributes import UserAttributes
 from .metrics import Metrics
+from .overload import LoadShedder
 from .settings import Settings
 from .storage.stores.messages import SqlMessageStore
 from .transport.msync.notify import NotifyBoxes
@@ -42,6 +43,7 @@ __all__ = ["Services"]
 class Services:
     settings: Settings
     metrics: Metrics  # /metrics: fed by the edges and the writer
+    overload: LoadShedder  # refuses new work while the node cannot keep up
     clock: Clock
     ids: IdGenerator
     engine: AsyncEngine

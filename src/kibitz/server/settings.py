@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # ...and bytes: 1,024 pull answers of 100 messages each would otherwise be ~500 MB
     send_queue_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
     max_frame_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Load shedding (overload.py): new sends and REST calls are refused with SERVER_BUSY
+    # while the writer has more than this many writes queued, or the loop stays this late.
+    overload_queue_jobs: int = Field(default=4096, ge=-1)
+    overload_lag_ms: float = Field(default=500.0, gt=0)
     sync_batch_size: int = Field(default=100, ge=1, le=1000)
 
     # Attachments: a directory (default {data_dir}/files) or s3://bucket/prefix (endpoint and

@@ -68,11 +68,14 @@ AppDep = Annotated[App, Depends(resolve_app)]
 
 
 async def rest_rate(request: Request) -> None:
-    """Every app route counts against the app's REST rate for that route (429 past it)."""
+    """Every app route counts against the app's REST rate for that route (429 past it),
+    and is refused with 503 while the node sheds load (overload.py)."""
     org_name = request.path_params.get("org_name")
     app_name = request.path_params.get("app_name")
     if not isinstance(org_name, str) or not isinstance(app_name, str):
         return
+    if services_of(request).overload.busy():
+        raise RestError(503, "server_busy", "Server is busy.", "ServiceUnavailableException")
     app = await resolve_app(request, org_name, app_name)
     route = getattr(request.scope.get("route"), "path", "")
     await services_of(request).rest_rates.check(app.id, f"{request.method} {route}")

@@ -56,7 +56,8 @@ _ERRORS: Final[dict[int, str]] = {
     404: "Unknown app (organization_application_not_found) or resource "
     "(service_resource_not_found)",
     413: "The body is too large: request_entity_too_large",
-    429: "Over a limit: reach_limit",
+    429: "Over a limit: reach_limit (the app's rate), resource_limited (a plan quota)",
+    503: "The server is shedding load: server_busy (try again later)",
 }
 
 _BEARER_SCHEME: Final = {
@@ -109,12 +110,13 @@ def operation(
 ) -> dict[str, Any]:
     """Decorator keyword arguments documenting one route (nothing here runs per request).
 
-    Every operation may answer 400 and 404 (its app is in the path); one with a credential
-    401, one with a body 413; ``errors`` adds the others it can give. ``responses``
+    Every operation may answer 400 and 404 (its app is in the path), 403 (the app is
+    banned), 429 (the app's rate) and 503 (the node sheds load); one with a credential 401,
+    one with a body 413; ``errors`` adds the others it can give. ``responses``
     replaces or adds answers (a download's bytes); ``body_doc`` is a request body that
     is not JSON (an upload's multipart form), whole as OpenAPI's ``requestBody``.
     """
-    statuses = {400, 404, *errors}
+    statuses = {400, 403, 404, 429, 503, *errors}
     if credential is not None and credential != "optional":
         statuses.add(401)
     if body is not None or body_doc is not None:

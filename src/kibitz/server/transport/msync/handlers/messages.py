@@ -20,7 +20,9 @@ from ..frames import send_ack_frame, send_fail_frame
 from ..statuses import send_status
 from .context import Context
 
-__all__ = ["chat"]
+__all__ = ["SERVER_BUSY", "chat"]
+
+SERVER_BUSY = "server busy: try again later"  # our SDK's SERVER_BUSY; the Web SDK's 503
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,10 @@ async def chat(ctx: Context, conn: Connection, meta: pb.Meta) -> None:
     refusal = _unsupported(body, target.name) if target.kind is TargetKind.USER else None
     if refusal is not None:
         conn.send(send_fail_frame(meta.id, *send_status(refusal), now))
+        return
+    if ctx.services.overload.busy():  # shed new work; what is under way goes on
+        conn.send(send_fail_frame(meta.id, pb.Status.FAIL, SERVER_BUSY, now))
+        ctx.services.metrics.sends.labels(target.kind.name.lower(), "shed").inc()
         return
     online_only = meta.routetype == pb.Meta.ROUTE_ONLINE
     # Beside the receive loop: the ack waits for the commit, the next frame need not.
