@@ -120,7 +120,7 @@ def serve(
         click.echo(json.dumps(app_json(app), indent=2))
         sys.stdout.flush()
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     asgi = create_app(settings, on_default_app=announce)
     config = uvicorn_config(asgi, settings)
     # uvicorn drains on SIGTERM, then re-raises the signal, which would end the process

@@ -1,5 +1,6 @@
-"""The server's own log: ``kibitz.*`` records as one ``key=value`` line each, at the
-configured level, beside uvicorn's access log.
+"""The server's own log: ``kibitz.*`` records as one line each — ``key=value``, or a JSON
+object with ``--log-format json`` for a log shipper — at the configured level, beside
+uvicorn's access log.
 
 Without this the standard library keeps only warnings (its last-resort handler), so what an
 operator most needs — which sessions were closed, and why — never appeared. Records carry
@@ -17,7 +18,7 @@ __all__ = ["configure_logging"]
 _HANDLER_NAME = "kibitz"
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, fmt: str = "keyvalue") -> None:
     """Send ``kibitz.*`` records to stderr at ``level`` (idempotent)."""
     logger = logging.getLogger("kibitz")
     logger.setLevel(level.upper())
@@ -30,16 +31,23 @@ def configure_logging(level: str) -> None:
             foreign_pre_chain=[
                 structlog.stdlib.add_log_level,
                 structlog.stdlib.add_logger_name,
+                structlog.stdlib.ExtraAdder(),  # a record's ``extra=`` fields
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
             ],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
-                structlog.processors.KeyValueRenderer(
-                    key_order=["timestamp", "level", "logger", "event"], drop_missing=True
-                ),
+                _renderer(fmt),
             ],
         )
     )
     logger.addHandler(handler)
     logger.propagate = False
+
+
+def _renderer(fmt: str) -> structlog.types.Processor:
+    if fmt == "json":
+        return structlog.processors.JSONRenderer()
+    return structlog.processors.KeyValueRenderer(
+        key_order=["timestamp", "level", "logger", "event"], drop_missing=True
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str | None = None
     log_level: str = "info"
+    log_format: Literal["keyvalue", "json"] = "keyvalue"  # KIBITZ_LOG_FORMAT
     node_id: int = Field(default=0, ge=0, le=1023)  # one node; a cluster leases its own
 
     # Cluster: nodes sharing one PostgreSQL database and one Redis
