@@ -14,6 +14,7 @@ import anyio
 import click
 
 from kibitz.bench import bench
+from kibitz.cli.admin import message_group, user_group
 from kibitz.cli.chat import chat
 from kibitz.server.app import build_services, create_app
 from kibitz.server.domain import accesstoken2
@@ -366,3 +367,5 @@ def token_user(
 main.add_command(bench)
 
 main.add_command(chat)
+main.add_command(user_group)
+main.add_command(message_group)
