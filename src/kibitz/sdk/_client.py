@@ -55,6 +55,14 @@ from ._user_info import UserInfoManager
 
 __all__ = ["ChatClient", "backoff_delay"]
 
+# What a refused anonymous registration comes back as (401: registration is closed; 403):
+# the SDK's USER_REG_FAILED, as Agora's createAccount reports it.
+_REGISTRATION_REFUSED: Final = (
+    ErrorCode.USER_AUTHENTICATION_FAILED,
+    ErrorCode.USER_PERMISSION_DENIED,
+    ErrorCode.INVALID_TOKEN,
+)
+
 log = logging.getLogger("kibitz.sdk")
 
 USERNAME_RE: Final = re.compile(r"^(?!\.+\Z)[a-z0-9_.-]{1,64}\Z")  # Agora's rule; never only dots
@@ -181,6 +189,33 @@ class ChatClient:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.logout()
+
+    # -- accounts ------------------------------------------------------------------------
+
+    async def create_account(self, username: str, password: str) -> None:
+        """Register ``username`` without an app credential, as Agora's ``createAccount``:
+        only an app with open registration allows it.
+
+        Raises:
+            ChatError: ``USER_REG_FAILED`` when the server refuses the registration
+                (registration is closed); ``USER_ALREADY_EXIST``, ``INVALID_USER_NAME``,
+                ``INVALID_PASSWORD``; ``EXCEED_SERVICE_LIMIT`` past the app's user quota.
+        """
+        if not isinstance(username, str) or not USERNAME_RE.match(username):
+            raise ChatError(ErrorCode.INVALID_USER_NAME, f"{username!r} is not a username")
+        if not password:
+            raise ChatError(ErrorCode.INVALID_PASSWORD, "the password is empty")
+        nodes = await self._nodes()
+        opts = self.options
+        rest = RestClient(nodes[0].rest, opts.org_name, opts.app_name, opts.request_timeout)
+        try:
+            await rest.call("POST", "/users", json={"username": username, "password": password})
+        except ChatError as exc:
+            if exc.code in _REGISTRATION_REFUSED:
+                raise ChatError(ErrorCode.USER_REG_FAILED, exc.description) from exc
+            raise
+        finally:
+            await rest.aclose()
 
     # -- login / logout ------------------------------------------------------------------
 

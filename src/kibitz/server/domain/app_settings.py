@@ -87,6 +87,7 @@ def _switch(name: str, default: bool, doc: str) -> Setting:
 # AppSettings below, with the code that enforces it (no setting is listed before it bites).
 SETTINGS: tuple[Setting, ...] = (
     _int("max_users", 1_000_000, 1, 100_000_000, "accounts the app may register"),
+    _switch("open_registration", False, "anyone may register one account, no app token"),
     _int("rest_rate_per_s", 100, 1, 1_000_000, "REST calls per second per route (Agora: 100)"),
     _int("message_rate_per_user", 0, 0, 1_000_000, "a user's sends per second (0: no limit)"),
     _int("max_group_users", 5_000, 1, 100_000, "the largest maxusers a group may have"),
@@ -111,6 +112,7 @@ class AppSettings:
     """One app's resolved settings (see ``SETTINGS`` for what each means)."""
 
     max_users: int = 1_000_000
+    open_registration: bool = False
     rest_rate_per_s: int = 100
     message_rate_per_user: int = 0
     max_group_users: int = 5_000

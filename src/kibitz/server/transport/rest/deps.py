@@ -133,11 +133,15 @@ async def require_app_admin(request: Request, app: AppDep) -> Principal:
     return principal
 
 
-async def require_registrar(request: Request, app: AppDep) -> Principal:
-    """Registration is admin-only; any refusal carries Agora's registration message."""
+async def require_registrar(request: Request, app: AppDep) -> Principal | None:
+    """Registration takes an app credential — or none at all (None) where the app has open
+    registration, as Agora's console can set; any refusal carries Agora's message."""
     try:
         return await require_app_admin(request, app)
     except RestError as exc:
+        if bearer_token(request) is None:
+            if (await services_of(request).app_settings.get(app.id)).open_registration:
+                return None
         raise RestError(401, "unauthorized", REGISTRATION_CLOSED, "UnauthorizedException") from exc
 
 
@@ -151,7 +155,7 @@ async def require_self_or_admin(request: Request, app: AppDep, username: str) ->
 
 AdminDep = Annotated[Principal, Depends(require_app_admin)]
 SelfOrAdminDep = Annotated[Principal, Depends(require_self_or_admin)]
-RegistrarDep = Annotated[Principal, Depends(require_registrar)]
+RegistrarDep = Annotated[Principal | None, Depends(require_registrar)]
 
 
 async def body_bytes(request: Request) -> bytes:

@@ -28,6 +28,7 @@ from kibitz.server.domain.accounts import NewUser, validate_username
 from kibitz.server.domain.models import App
 
 from ..deps import (
+    REGISTRATION_CLOSED,
     AdminDep,
     AppDep,
     RegistrarDep,
@@ -98,9 +99,11 @@ def _spec(item: Any) -> NewUser:
 
 
 @router.post("", **operation(ok=RegisterEnvelope, body=UsersBody))
-async def register(request: Request, app: AppDep, _: RegistrarDep) -> JSONResponse:
+async def register(request: Request, app: AppDep, registrar: RegistrarDep) -> JSONResponse:
     body = await read_json(request)
     batch = isinstance(body, list)
+    if registrar is None and batch:  # open registration: one account per call
+        raise RestError(401, "unauthorized", REGISTRATION_CLOSED, "UnauthorizedException")
     items = body if batch else [body]
     specs = [_spec(item) for item in items]
     result = await services_of(request).accounts.register(app, specs)
