@@ -23,6 +23,27 @@ def test_busy_past_the_queue_bound_and_back() -> None:
     assert not shedder.busy() and shedder.shed == 1
 
 
+def test_sends_in_flight_count_until_their_coroutine_is_gone() -> None:
+    shedder = LoadShedder(lambda: 0, max_queue_jobs=1, max_lag_ms=1000)
+
+    async def send() -> None:
+        pass
+
+    first, second = send(), send()
+    shedder.track(first)
+    shedder.track(second)
+    assert shedder.in_flight == 2 and shedder.busy()
+    first.close()  # dropped unrun (its connection went away)
+    del first
+    assert shedder.in_flight == 1 and not shedder.busy()
+    try:
+        second.send(None)  # run to the end
+    except StopIteration:
+        pass
+    del second
+    assert shedder.in_flight == 0
+
+
 def test_only_a_loop_that_stays_behind_sheds() -> None:
     shedder = LoadShedder(lambda: 0, max_queue_jobs=10, max_lag_ms=200)
     shedder.observe_lag(5000)  # one long block

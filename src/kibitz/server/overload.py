@@ -3,7 +3,8 @@ instead of queued behind a backlog where every message's latency grows without b
 
 Two signals, each with a bound from the settings:
 
-- the group-commit writer's queue (``overload_queue_jobs``): writes waiting for a commit;
+- the backlog (``overload_queue_jobs``): sends accepted and not yet acknowledged, plus
+  the group-commit writer's queue (acknowledgements, logins waiting for a commit);
 - the event loop's lag (``overload_lag_ms``): how late a 100 ms timer fires — busy once
   it has been late past the bound ``LATE_TICKS`` times in a row (a loop that stays
   behind), not for one slow tick (one long callback, a garbage collection).
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import Final
 
@@ -42,12 +44,14 @@ class LoadShedder:
         self._late = 0  # ticks in a row late past the bound
         self.shed = 0  # requests refused while busy (the /metrics counter reads it)
         self._was_busy = False
+        self.in_flight = 0  # sends accepted, not yet acknowledged (``track``)
         self._task: asyncio.Task[None] | None = None
         self.sampled = asyncio.Event()  # set at every tick (tests wait on it)
 
     def busy(self) -> bool:
         """Past a bound now; counts the refusal the caller is about to make."""
-        over = self._queue_depth() > self._max_queue or self._late >= LATE_TICKS
+        backlog = self.in_flight + self._queue_depth()
+        over = backlog > self._max_queue or self._late >= LATE_TICKS
         if over:
             self.shed += 1
         if over != self._was_busy:
@@ -57,6 +61,15 @@ class LoadShedder:
                 extra={"queue": self._queue_depth(), "lag_ms": round(self.lag_ms, 1)},
             )
         return over
+
+    def track(self, work: object) -> None:
+        """Count an accepted send until ``work`` (its coroutine) is gone — run to its ack,
+        or dropped unrun with its connection: counted out exactly once either way."""
+        self.in_flight += 1
+        weakref.finalize(work, self._done)
+
+    def _done(self) -> None:
+        self.in_flight -= 1
 
     def observe_lag(self, lag_ms: float) -> None:
         self.lag_ms = max(0.0, lag_ms)

@@ -45,7 +45,9 @@ async def chat(ctx: Context, conn: Connection, meta: pb.Meta) -> None:
         return
     online_only = meta.routetype == pb.Meta.ROUTE_ONLINE
     # Beside the receive loop: the ack waits for the commit, the next frame need not.
-    await conn.spawn(_send(ctx, conn, meta.id, target, body, online_only))
+    work = _send(ctx, conn, meta.id, target, body, online_only)
+    ctx.services.overload.track(work)
+    await conn.spawn(work)
 
 
 async def _send(
