@@ -36,8 +36,9 @@ METHODS = ("get", "post", "put", "patch", "delete")
 SEED = int(os.environ.get("KIBITZ_TEST_SCHEMATHESIS_SEED", "20261201"))
 EXAMPLES = int(os.environ.get("KIBITZ_TEST_SCHEMATHESIS_EXAMPLES", "50"))
 # The run stops there and fails (a slow or stuck server): ~4x what 50 examples of one
-# operation take here (0.3 s on a quiet machine), for every operation the document has.
-SECONDS_PER_OPERATION = 1.2 * max(1.0, EXAMPLES / 50)
+# operation take here (0.3 s on a quiet machine, 1.2 s with every lane of make test
+# running beside it), for every operation the document has.
+SECONDS_PER_OPERATION = 2.0 * max(1.0, EXAMPLES / 50)
 PATH_VALUES = {
     "username": "alice",
     "resource": "webim_web_1",

@@ -28,6 +28,20 @@ async def test_a_route_past_the_apps_rate_answers_429(harness_factory: object) -
     assert (await h.http.get(url, headers=h.admin_headers())).status_code == 200
 
 
+async def test_calls_without_a_credential_spend_no_apps_rate(harness_factory: object) -> None:
+    """Nobody locks an app out of a route without its credentials: a refused call is a
+    401 and leaves the app's bucket as it was."""
+    clock = FakeClock()
+    h: AppHarness = await harness_factory(clock=clock)  # type: ignore[operator]
+    await register(h, "alice")
+    await h.http.put(f"{h.base}/settings", json={"rest_rate_per_s": 1}, headers=h.admin_headers())
+    url = f"{h.base}/users/alice"
+    for bad in ({}, {"Authorization": "Bearer forged"}):
+        answers = {(await h.http.get(url, headers=bad)).status_code for _ in range(10)}
+        assert answers == {401}
+    assert (await h.http.get(url, headers=h.admin_headers())).status_code == 200
+
+
 async def test_registering_past_the_user_quota_answers_429(harness: AppHarness) -> None:
     h = harness
     await h.http.put(f"{h.base}/settings", json={"max_users": 3}, headers=h.admin_headers())

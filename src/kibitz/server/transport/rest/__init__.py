@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 
 from kibitz.server.services import Services
 
-from .deps import rest_rate
+from .deps import load_guard
 from .errors import install_error_handlers
 from .middleware import AgoraCORSMiddleware, RequestGuard
 from .openapi import install_openapi
@@ -29,7 +29,7 @@ def register_rest(app: FastAPI) -> None:
     settings = services.settings
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router, dependencies=[Depends(rest_rate)])
+        app.include_router(router, dependencies=[Depends(load_guard)])
     # Every method served per path, for a 405's Allow header (errors.py).
     app.state.route_methods = [
         (route.path_regex, set(route.methods or ()))

@@ -67,16 +67,19 @@ async def resolve_app(request: Request, org_name: str, app_name: str) -> App:
 AppDep = Annotated[App, Depends(resolve_app)]
 
 
-async def rest_rate(request: Request) -> None:
-    """Every app route counts against the app's REST rate for that route (429 past it),
-    and is refused with 503 while the node sheds load (overload.py)."""
-    org_name = request.path_params.get("org_name")
-    app_name = request.path_params.get("app_name")
-    if not isinstance(org_name, str) or not isinstance(app_name, str):
-        return
-    if services_of(request).overload.busy():
+async def load_guard(request: Request) -> None:
+    """Every app route is refused with 503 while the node sheds load (overload.py)."""
+    if "org_name" in request.path_params and services_of(request).overload.busy():
         raise RestError(503, "server_busy", "Server is busy.", "ServiceUnavailableException")
-    app = await resolve_app(request, org_name, app_name)
+
+
+async def _count_call(request: Request, app: App) -> None:
+    """An authenticated call counts against the app's REST rate for its route (429 past
+    it), once per request. Calls without a valid credential are refused before they can
+    spend an app's rate: nobody locks an app out without its credentials."""
+    if getattr(request.state, "rate_counted", False):
+        return
+    request.state.rate_counted = True
     route = getattr(request.scope.get("route"), "path", "")
     await services_of(request).rest_rates.check(app.id, f"{request.method} {route}")
 
@@ -120,9 +123,11 @@ async def authenticate(request: Request, app: App) -> Principal:
     if token is None:
         raise RestError(401, "unauthorized", EXPIRED, "UnauthorizedException")
     try:
-        return await services_of(request).auth.authenticate(app, token)
+        principal = await services_of(request).auth.authenticate(app, token)
     except ChatError as exc:
         raise auth_failure(app, token, exc) from exc
+    await _count_call(request, app)
+    return principal
 
 
 async def require_app_admin(request: Request, app: AppDep) -> Principal:
