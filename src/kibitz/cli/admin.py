@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
 import click
 
+from kibitz.cli.storage import run, settings_from, storage_options
 from kibitz.protocol import ChatError
 from kibitz.sdk import AdminClient, ChatMessage, ChatType
 
@@ -41,25 +41,14 @@ def _target_options(fn: Any) -> Any:
         show_default=True,
         help="REST base URL.",
     )(fn)
-    fn = click.option(
-        "--database-url", envvar="KIBITZ_DATABASE_URL", help="postgresql://… or sqlite:///…"
-    )(fn)
-    fn = click.option(
-        "--data-dir",
-        envvar="KIBITZ_DATA_DIR",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Folder for the SQLite database (default ./var).",
-    )(fn)
-    return fn
+    return storage_options(fn)
 
 
 def _credentials(org: str, app: str, opts: dict[str, Any]) -> tuple[str, str]:
     if opts["client_id"] and opts["client_secret"]:
         return opts["client_id"], opts["client_secret"]
-    from kibitz.cli.main import _run, _settings  # the app commands' storage access
-
-    found = _run(
-        _settings(opts["data_dir"], opts["database_url"]), lambda s: s.apps.resolve(org, app)
+    found = run(
+        settings_from(opts["data_dir"], opts["database_url"]), lambda s: s.apps.resolve(org, app)
     )
     return found.client_id, found.client_secret
 

@@ -10,41 +10,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import anyio
 import click
 
 from kibitz.bench import bench
 from kibitz.cli.admin import message_group, user_group
 from kibitz.cli.chat import chat
-from kibitz.server.app import build_services, create_app
+from kibitz.cli.storage import run as _run
+from kibitz.cli.storage import settings_from as _settings
+from kibitz.cli.storage import storage_options as _storage_options
+from kibitz.server.app import create_app
 from kibitz.server.domain import accesstoken2
 from kibitz.server.domain.models import App
-from kibitz.server.settings import Settings
-from kibitz.server.storage.migrate import migrate
 
 __all__ = ["main"]
-
-
-def _settings(data_dir: Path | None, database_url: str | None, **extra: Any) -> Settings:
-    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
-    if data_dir is not None:
-        overrides["data_dir"] = data_dir
-    if database_url is not None:
-        overrides["database_url"] = database_url
-    return Settings(**overrides)
-
-
-def _storage_options(fn: Any) -> Any:
-    fn = click.option(
-        "--database-url", envvar="KIBITZ_DATABASE_URL", help="postgresql://… or sqlite:///…"
-    )(fn)
-    fn = click.option(
-        "--data-dir",
-        envvar="KIBITZ_DATA_DIR",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Folder for the SQLite database (default ./var).",
-    )(fn)
-    return fn
 
 
 def app_json(app: App) -> dict[str, str]:
@@ -154,24 +132,6 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 @main.group("app")
 def app_group() -> None:
     """Create, list, show and delete apps."""
-
-
-async def _with_services(settings: Settings, action: Any) -> Any:
-    services = build_services(settings)
-    try:
-        await migrate(services.engine)
-        return await action(services)
-    finally:
-        await services.engine.dispose()
-
-
-def _run(settings: Settings, action: Any) -> Any:
-    from kibitz.protocol import ChatError
-
-    try:
-        return anyio.run(_with_services, settings, action)
-    except ChatError as exc:
-        raise click.ClickException(exc.description) from exc
 
 
 @app_group.command("create")
