@@ -131,7 +131,7 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 @main.group("app")
 def app_group() -> None:
-    """Create, list, show and delete apps."""
+    """Create, list, show, configure, ban and delete apps."""
 
 
 @app_group.command("create")
