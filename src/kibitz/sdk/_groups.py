@@ -85,10 +85,7 @@ class GroupManager:
     # -- transport -----------------------------------------------------------------------
 
     async def _call(self, method: str, path: str, *, json: Any = None, **params: Any) -> Any:
-        client = self._client
-        rest, login = client._rest, client._login
-        if rest is None or login is None or client.current_user is None:
-            raise ChatError(ErrorCode.USER_NOT_LOGIN, "log in first")
+        rest, login = self._client._rest_login()  # USER_NOT_LOGIN before a login
         query = {"resource": login.resource, **{k: v for k, v in params.items() if v is not None}}
         return await rest.call(method, path, token=login.token, json=json, params=query)
 

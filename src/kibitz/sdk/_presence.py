@@ -118,9 +118,7 @@ class PresenceManager:
         return me, login
 
     async def _call(self, method: str, path: str, *, json: Any = None, **params: Any) -> Any:
-        rest, login = self._client._rest, self._client._login
-        if rest is None or login is None:
-            raise ChatError(ErrorCode.USER_NOT_LOGIN, "log in first")
+        rest, login = self._client._rest_login()  # USER_NOT_LOGIN before a login
         return await rest.call(method, path, token=login.token, json=json, params=params or None)
 
 

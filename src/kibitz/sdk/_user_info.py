@@ -69,9 +69,7 @@ class UserInfoManager:
     async def _call(
         self, method: str, path: str, *, json: Any = None, form: Mapping[str, str] | None = None
     ) -> Any:
-        rest, login = self._client._rest, self._client._login
-        if rest is None or login is None:
-            raise ChatError(ErrorCode.USER_NOT_LOGIN, "log in first")
+        rest, login = self._client._rest_login()  # USER_NOT_LOGIN before a login
         return await rest.call(method, path, token=login.token, json=json, form=form)
 
 
